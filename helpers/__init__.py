@@ -1,0 +1,14 @@
+"""The library the course notebooks import.
+
+One module per course concept: ``device`` (device, seeds, budget), ``signals`` (1D convolution),
+``plots``, ``widgets``, ``checks`` (self-checks and grading checks). ``setup_notebook`` is the
+one call at the top of every notebook.
+"""
+
+from __future__ import annotations
+
+from .device import available_devices, budget, get_device, is_fast, pick, seed_everything
+from .notebook import setup_notebook
+
+__all__ = ["available_devices", "budget", "get_device", "is_fast", "pick", "seed_everything", "setup_notebook"]
+__version__ = "0.1.0"

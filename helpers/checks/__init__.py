@@ -1,0 +1,40 @@
+"""Self-checks and grading checks, one module per notebook concept (``signals`` for notebook 01).
+
+The notebooks call the visible self-checks directly, ``checks.signals.conv1d(conv1d)``.
+Hidden tests instead take a fresh copy, ``fresh("signals").grade_conv1d(conv1d)``: it is loaded
+again from disk under a private name, so a notebook that reassigned ``helpers.checks`` or the
+reference implementations cannot change what grades it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import itertools
+import os
+import sys
+import types
+
+from . import core, signals
+
+__all__ = ["core", "signals", "fresh"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+_counter = itertools.count()
+
+
+def fresh(name: str) -> types.ModuleType:
+    """A newly loaded copy of ``helpers.checks.<name>`` whose imports are newly loaded too.
+
+    Args:
+        name: the checks module, e.g. ``"signals"``.
+    """
+    if not name.isidentifier():
+        raise ValueError(f"fresh: name must be a module name such as 'signals', got {name!r}")
+    package = f"_helpers_fresh_{os.getpid()}_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(
+        package, os.path.join(_PACKAGE_DIR, "__init__.py"), submodule_search_locations=[_PACKAGE_DIR])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[package] = module
+    spec.loader.exec_module(module)
+    return importlib.import_module(f"{package}.checks.{name}")
