@@ -55,6 +55,9 @@ def get_device(preferred: str | None = None) -> torch.device:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"get_device: preferred={choice!r} but CUDA is not available here; "
                              "use 'cpu' or unset COURSE_DEVICE")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"get_device: preferred={choice!r} but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s); use 'cuda:0' or unset COURSE_DEVICE")
         if device.type == "mps" and not _mps_available():
             raise ValueError(f"get_device: preferred={choice!r} but MPS is not available here; "
                              "use 'cpu' or unset COURSE_DEVICE")

@@ -33,7 +33,10 @@ __all__ = [
 
 def _kernel_support(where: str, M: int, dtype, device) -> torch.Tensor:
     check.integer(where, "M", M, minimum=0)
-    return torch.arange(-M, M + 1, dtype=dtype or torch.get_default_dtype(), device=device)
+    dtype = dtype or torch.get_default_dtype()
+    if not dtype.is_floating_point:
+        raise TypeError(f"{where}: dtype must be a floating-point dtype such as torch.float64, got {dtype}")
+    return torch.arange(-M, M + 1, dtype=dtype, device=device)
 
 
 def moving_average_kernel(M: int, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
@@ -101,6 +104,8 @@ def output_length(N: int, K: int, mode: str) -> int:
     check.integer("output_length", "N", N, minimum=1)
     check.integer("output_length", "K", K, minimum=1)
     check.choice("output_length", "mode", mode, MODES)
+    if K % 2 == 0:
+        raise ValueError(f"output_length: K={K} is even; kernels here have odd length 2M + 1")
     M = (K - 1) // 2
     return {"valid": N - 2 * M, "same": N, "full": N + 2 * M}[mode]
 
@@ -122,6 +127,9 @@ def conv1d(x: torch.Tensor, w: torch.Tensor, mode: str = "same", padding: str = 
     check.tensor("conv1d", "x", x)
     check.tensor("conv1d", "w", w, min_dim=1, max_dim=1)
     check.choice("conv1d", "mode", mode, MODES)
+    check.choice("conv1d", "padding", padding, PADDINGS)
+    if not isinstance(flip, bool):
+        raise TypeError(f"conv1d: flip must be True (convolution) or False (cross-correlation), got {flip!r}")
     check.same_device("conv1d", x=x, w=w)
     K = w.shape[0]
     if K % 2 == 0:
@@ -132,6 +140,9 @@ def conv1d(x: torch.Tensor, w: torch.Tensor, mode: str = "same", padding: str = 
     if mode == "valid" and N < K:
         raise ValueError(f"conv1d: mode='valid' needs N >= K, got N={N} samples and a kernel of length {K}")
     P = {"valid": 0, "same": M, "full": 2 * M}[mode]
+    if padding == "reflect" and P > N - 1:
+        raise ValueError(f"conv1d: mode={mode!r} with padding='reflect' pads {P} samples per side, which needs "
+                         f"N >= {P + 1} samples, got N={N}; use padding='replicate' or a shorter kernel w")
     windows = pad(x, P, padding).unfold(-1, K, 1)  # (..., L_out, K): windows[..., j, k] = x_pad[j + k]
     return windows @ (w.flip(0) if flip else w)
 
@@ -155,6 +166,8 @@ def causal_conv1d(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = 
     check.tensor("causal_conv1d", "x", x, min_dim=3, max_dim=3)
     check.tensor("causal_conv1d", "w", w, min_dim=3, max_dim=3)
     check.integer("causal_conv1d", "dilation", dilation, minimum=1)
+    if bias is not None:
+        check.tensor("causal_conv1d", "bias", bias, min_dim=1, max_dim=1)
     check.same_device("causal_conv1d", x=x, w=w, bias=bias)
     if w.shape[1] != x.shape[1]:
         raise ValueError(f"causal_conv1d: w has {w.shape[1]} input channels (shape {tuple(w.shape)}) "
@@ -176,7 +189,10 @@ def receptive_field(kernel_size: int, dilations) -> int:
         dilations: one int >= 1 per layer.
     """
     check.integer("receptive_field", "kernel_size", kernel_size, minimum=1)
-    dilations = list(dilations)
+    try:
+        dilations = list(dilations)
+    except TypeError:
+        raise TypeError(f"receptive_field: dilations must be a list with one int per layer, got {dilations!r}") from None
     for d in dilations:
         check.integer("receptive_field", "each dilation", d, minimum=1)
     return 1 + sum((kernel_size - 1) * d for d in dilations)
@@ -210,8 +226,8 @@ def approval_series(n_days: int = 365, noise: float = 2.5, seed: int = 0,
     """
     check.integer("approval_series", "n_days", n_days, minimum=2)
     check.integer("approval_series", "seed", seed)
-    if not noise >= 0:
-        raise ValueError(f"approval_series: noise must be >= 0, got {noise}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
+        raise ValueError(f"approval_series: noise must be >= 0 (a number), got {noise!r}")
     gen = torch.Generator().manual_seed(seed)
     t = torch.arange(n_days, dtype=dtype)
     periods = torch.tensor([180.0, 75.0, 40.0], dtype=dtype)

@@ -25,6 +25,7 @@ import builtins
 import contextlib
 import copy
 import inspect
+import math
 import os
 import sys
 import types
@@ -105,19 +106,23 @@ def close(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4) -> st
             return f"expected floating-point values, got dtype {got.dtype}"
         a, b = got.detach().to(torch.float64), expected.detach().to(torch.float64)
         diff = (a - b).abs()
-        bad = ~(diff <= atol + rtol * b.abs()) & ~(a == b)  # NaN is wrong; equal infinities are equal
+        within = (diff <= atol + rtol * b.abs()) & torch.isfinite(b)
+        bad = ~(within | (a == b))  # NaN is always wrong; an infinity must be matched exactly
         if bool(bad.any()):
             where = tuple(int(i) for i in bad.nonzero()[0])
             return f"wrong values (first at index {where}, largest difference {float(diff[bad].max()):.3g})"
         return None
     if isinstance(expected, bool) or isinstance(expected, (int, str)):
-        if type(got) is not type(expected) and not (isinstance(expected, int) and isinstance(got, np.integer)):
+        integer_like = isinstance(expected, int) and not isinstance(expected, bool) and isinstance(got, np.integer)
+        if type(got) is not type(expected) and not integer_like:
             return f"expected a {type(expected).__name__}, got {type(got).__name__} {got!r}"
         return None if got == expected else f"expected {expected!r}, got {got!r}"
     if isinstance(expected, float):
-        if not isinstance(got, (float, int)):
+        if isinstance(got, bool) or not isinstance(got, (float, int, np.number)):
             return f"expected a number, got {type(got).__name__}"
-        return None if abs(got - expected) <= atol + rtol * abs(expected) else f"expected {expected}, got {got}"
+        if got == expected or (math.isfinite(expected) and abs(got - expected) <= atol + rtol * abs(expected)):
+            return None
+        return f"expected {expected}, got {got}"
     raise TypeError(f"close: cannot compare values of type {type(expected).__name__}")
 
 

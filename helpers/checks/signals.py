@@ -89,7 +89,7 @@ def _check_kernel(name: str, student: Callable, reference: Callable, Ms) -> int:
 
 def moving_average_kernel(student: Callable) -> None:
     """Self-check of ``moving_average_kernel(M) -> (2M + 1,)``."""
-    _check_kernel("moving_average_kernel", student, ref.moving_average_kernel, [0, 1, 2, 4, 10])
+    _check_kernel("moving_average_kernel", student, ref.moving_average_kernel, [1, 2, 4, 10, 0])
     core.report_pass("moving_average_kernel", [
         "M = 0, 1, 2, 4, 10: length 2M + 1, every weight 1/(2M + 1), so they sum to 1",
         "M = -1 raises ValueError"])
@@ -97,7 +97,7 @@ def moving_average_kernel(student: Callable) -> None:
 
 def triangle_kernel(student: Callable) -> None:
     """Self-check of ``triangle_kernel(M) -> (2M + 1,)``."""
-    _check_kernel("triangle_kernel", student, ref.triangle_kernel, [0, 1, 2, 4, 10])
+    _check_kernel("triangle_kernel", student, ref.triangle_kernel, [1, 2, 4, 10, 0])
     core.report_pass("triangle_kernel", [
         "M = 1 gives [1/4, 1/2, 1/4] (the seed's fact)",
         "M = 0, 2, 4, 10: w_m = (M + 1 - |m|) / (M + 1)^2, symmetric, sums to 1",
@@ -247,6 +247,8 @@ def _conv_cases(gen: torch.Generator | None = None, batched: bool = False, rando
 
 
 _CONV_BUILTINS = (torch.conv1d, F.conv1d, torch.conv_transpose1d, torch.convolution, torch.nn.functional.conv_transpose1d)
+_WITH_COURSE_PAD = ("checked with the course's pad, so a mistake in your pad is reported by the pad check "
+                    "alone")
 _FROM_SCRATCH = ("Compute each output as a sum of products x[...] * w[...] yourself; "
                  "you may call your own pad.")
 
@@ -257,12 +259,14 @@ def _banned_functions():
 
 def conv1d(student: Callable) -> None:
     """Self-check of the loop version ``conv1d(x, w, mode, padding, flip) -> (L_out,)``."""
-    core.run_cases("conv1d", student, ref.conv1d, _conv_cases(), MISTAKES["conv1d"])
+    with core.swapped_globals(student, pad=ref.pad):
+        core.run_cases("conv1d", student, ref.conv1d, _conv_cases(), MISTAKES["conv1d"])
     core.report_pass("conv1d", [
         "x = [1, 2, 0, -1, 3, 1], w = [1, 2, 3] in every mode (valid/same/full), padding "
         "(zero/replicate/reflect) and flip (True/False): 18 cases",
         "len(valid) = N - 2M, len(same) = N, len(full) = N + 2M",
-        "a kernel of length 1 and N = K"])
+        "a kernel of length 1 and N = K",
+        _WITH_COURSE_PAD])
 
 
 def _grade_conv(name: str, student: Callable, batched: bool) -> None:
@@ -285,24 +289,22 @@ def grade_conv1d(student: Callable) -> None:
 
 
 # ===================================================================== conv1d, vectorised
-def conv1d_vectorized(student: Callable, loop_version: Callable | None = None) -> None:
+def conv1d_vectorized(student: Callable) -> None:
     """Self-check of ``conv1d_vectorized(x, w, mode, padding, flip) -> (..., L_out)``."""
-    core.run_cases("conv1d_vectorized", student, ref.conv1d, _conv_cases(batched=True), MISTAKES["conv1d_vectorized"])
-    small, large = _vector_cases()
-    few, many = core.assert_vectorized("conv1d_vectorized", student, small, large)
-    x, w = _t([[1.0, 2.0, 0.0, -1.0, 3.0, 1.0]]), _t([1.0, 2.0, 3.0])
-    torch_says = F.conv1d(x[:, None, :], w[None, None, :]).squeeze(1)
-    core.run_cases("conv1d_vectorized", student, lambda *a: torch_says, [Case((x, w, "valid", "zero", False),
-                                                                              label="F.conv1d")])
-    checked = ["the 18 mode/padding/flip cases of conv1d, a (3, 6) batch, a kernel of length 1",
-               f"vectorised: {few} function calls for N = 64 and {many} for N = 4096",
-               "flip=False, mode='valid' equals torch.nn.functional.conv1d"]
-    if loop_version is not None:
-        xs = _rand(torch.Generator().manual_seed(7), 40)
-        core.run_cases("conv1d_vectorized", student, loop_version, [Case((xs, _t([0.2, 0.5, -0.1, 0.3, 0.1]), "same", "reflect"),
-                                                                         label="against your loop conv1d")])
-        checked.append("agrees with your loop version conv1d on a random signal of 40 samples")
-    core.report_pass("conv1d_vectorized", checked)
+    with core.swapped_globals(student, pad=ref.pad):
+        core.run_cases("conv1d_vectorized", student, ref.conv1d, _conv_cases(batched=True),
+                       MISTAKES["conv1d_vectorized"])
+        small, large = _vector_cases()
+        few, many = core.assert_vectorized("conv1d_vectorized", student, small, large)
+        x, w = _t([[1.0, 2.0, 0.0, -1.0, 3.0, 1.0]]), _t([1.0, 2.0, 3.0])
+        torch_says = F.conv1d(x[:, None, :], w[None, None, :]).squeeze(1)
+        core.run_cases("conv1d_vectorized", student, lambda *a: torch_says,
+                       [Case((x, w, "valid", "zero", False), label="F.conv1d")])
+    core.report_pass("conv1d_vectorized", [
+        "the 18 mode/padding/flip cases of conv1d, a (3, 6) batch, a kernel of length 1",
+        f"vectorised: {few} function calls for N = 64 and {many} for N = 4096",
+        "flip=False, mode='valid' equals torch.nn.functional.conv1d",
+        _WITH_COURSE_PAD])
 
 
 def _vector_cases() -> tuple[Case, Case]:

@@ -1,0 +1,55 @@
+"""The committed release in course/ is exactly what nbgrader generates from solutions/."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from nbgrading import REPO, CourseRoot, notebook_path, solution_sources
+
+ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
+
+
+def test_solutions_and_course_hold_the_same_assignments():
+    assert ASSIGNMENTS, "no assignment in solutions/"
+    assert ASSIGNMENTS == sorted(p.name for p in (REPO / "course").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_is_byte_identical_to_a_fresh_generate_assignment(assignment, tmp_path):
+    root = CourseRoot.create(tmp_path, assignment)
+    fresh_files = sorted(p.relative_to(root.path / "course") for p in (root.path / "course").rglob("*") if p.is_file())
+    committed = sorted(p.relative_to(REPO / "course") for p in (REPO / "course" / assignment).rglob("*") if p.is_file())
+    assert fresh_files == committed
+    for rel in committed:
+        assert (REPO / "course" / rel).read_bytes() == (root.path / "course" / rel).read_bytes(), (
+            f"course/{rel} differs from a fresh release: run `nbgrader generate_assignment {assignment} --force` "
+            "in the repository root and commit course/")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_holds_no_solution_and_no_hidden_test(assignment):
+    text = notebook_path(REPO / "course", assignment).read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "grade_"):
+        if marker == "grade_":
+            # the hidden tests call grade_<exercise>; the visible self-checks never do
+            assert 'fresh(\\"' not in text and ".grade_" not in text
+        else:
+            assert marker not in text
+    for gid, answer in solution_sources(assignment).items():
+        body = [line.strip() for line in answer.splitlines()
+                if line.strip() and not line.lstrip().startswith(("def ", '"""', "#"))]
+        leaked = [line for line in body if line in text]
+        assert not leaked, f"solution code of {gid} leaked into course/: {leaked}"
+
+
+@pytest.mark.parametrize("folder", ["solutions", "course"])
+def test_notebooks_are_stored_without_outputs_and_with_the_python3_kernel(folder):
+    for path in (REPO / folder).rglob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        assert nb.metadata["kernelspec"]["name"] == "python3", path
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{path}: outputs are committed"
