@@ -1,8 +1,9 @@
 """The library the course notebooks import.
 
 One module per course concept: ``device`` (device, seeds, budget), ``signals`` (1D convolution),
-``plots``, ``widgets``, ``checks`` (self-checks and grading checks). ``setup_notebook`` is the
-one call at the top of every notebook.
+``conv`` (2D convolution), ``features`` (edge kernels and features), ``pooling``, ``data``
+(offline images), ``plots``, ``widgets``, ``checks`` (self-checks and grading checks).
+``setup_notebook`` is the one call at the top of every notebook.
 """
 
 from __future__ import annotations

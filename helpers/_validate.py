@@ -32,6 +32,21 @@ def tensor(where: str, name: str, value, min_dim: int = 1, max_dim: int | None =
     return value
 
 
+def boolean(where: str, name: str, value) -> bool:
+    """``value`` if it is True or False (not 0, 1 or None), else a TypeError naming ``name``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
+    return value
+
+
+def float_dtype(where: str, dtype: torch.dtype | None) -> torch.dtype:
+    """``dtype`` (or torch's default when None) if it is a floating-point dtype, else a TypeError."""
+    dtype = dtype or torch.get_default_dtype()
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{where}: dtype must be a floating-point dtype such as torch.float64, got {dtype}")
+    return dtype
+
+
 def choice(where: str, name: str, value, options: tuple[str, ...]) -> str:
     """``value`` if it is one of ``options``, else a ValueError listing them."""
     if value not in options:
@@ -50,3 +65,37 @@ def same_device(where: str, **tensors: torch.Tensor) -> None:
         if t.dtype != first.dtype:
             raise ValueError(f"{where}: {name} has dtype {t.dtype} but {first_name} has {first.dtype}; "
                              f"convert with .to({first_name}.dtype)")
+
+
+def pair(where: str, name: str, value, minimum: int | None = None) -> tuple[int, int]:
+    """An int or an ``(h, w)`` pair of ints as ``(h, w)``; 3 -> (3, 3).
+
+    Raises a TypeError/ValueError naming ``where`` and ``name`` for anything else, or for an
+    entry below ``minimum``.
+    """
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2:
+        raise ValueError(f"{where}: {name} must be an int or an (h, w) pair, got {value!r}")
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise TypeError(f"{where}: {name} must be an int or an (h, w) pair of ints, got {value!r}")
+        if minimum is not None and item < minimum:
+            raise ValueError(f"{where}: {name} must be >= {minimum}, got {value!r}")
+    return items
+
+
+def sliding_output(where: str, name: str, size, kernel, padding, stride, dilation) -> tuple[int, ...]:
+    """Output size of a sliding window, ``floor((L + 2P - D(W - 1) - 1) / S) + 1`` on each axis.
+
+    Every argument after ``name`` is a tuple with one int per axis (already checked). Raises a
+    ValueError naming ``where`` and ``name`` when the window (``D(W - 1) + 1``) is larger than the
+    padded input (``L + 2P``) on some axis.
+    """
+    span = tuple(d * (w - 1) + 1 for w, d in zip(kernel, dilation))
+    padded = tuple(n + 2 * p for n, p in zip(size, padding))
+    if any(s > n for s, n in zip(span, padded)):
+        show = (lambda t: t[0]) if len(span) == 1 else tuple
+        dilated = " (dilation * (kernel - 1) + 1)" if any(d > 1 for d in dilation) else ""
+        raise ValueError(f"{where}: {name} spans {show(span)}{dilated} but the padded input is only "
+                         f"{show(padded)} (size + 2 * padding); use a smaller kernel or dilation, or more padding")
+    return tuple((n - s) // st + 1 for n, s, st in zip(padded, span, stride))

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 
 from . import signals
 
-__all__ = ["denoise_explorer"]
+__all__ = ["denoise_explorer", "conv_explorer"]
 
 FILTERS = {"moving average": signals.moving_average_kernel, "triangle": signals.triangle_kernel}
 
@@ -48,3 +48,51 @@ def denoise_explorer(series: signals.Series, max_M: int = 30, padding: str = "re
     kind.observe(draw, names="value")
     draw()
     return W.VBox([W.HBox([m_slider, kind]), out])
+
+
+def conv_explorer(image=None, size: int = 128) -> W.VBox:
+    """A kernel picker and stride / padding / dilation sliders over a photograph.
+
+    Shows the input, the feature map ``conv2d(image, kernel)`` and the output size given by
+    ``floor((L + 2P - D(W - 1) - 1) / S) + 1``, so a student sees each argument's effect.
+
+    Args:
+        image: (1, H, W) grayscale in [0, 1]; default scikit-image's ``camera`` at ``size`` x ``size``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from . import conv, data, features
+
+    image = data.sample_image("camera", size=size) if image is None else image
+    kernels = {**features.edge_kernels(image.dtype),
+               **{f"direction {45 * i} deg": k for i, k in enumerate(features.directional_kernels(image.dtype))},
+               "blur 5x5": torch.full((5, 5), 1 / 25, dtype=image.dtype)}
+    pick = W.Dropdown(options=list(kernels), value="vertical", description="kernel")
+    stride = W.IntSlider(value=1, min=1, max=4, description="stride S")
+    padding = W.IntSlider(value=0, min=0, max=4, description="padding P")
+    dilation = W.IntSlider(value=1, min=1, max=4, description="dilation D")
+    out = W.Output()
+
+    def draw(*_):
+        k = kernels[pick.value]
+        y = F.conv2d(image[None], k[None, None], stride=stride.value, padding=padding.value, dilation=dilation.value)
+        H, Wd = image.shape[-2:]
+        sizes = [conv.output_size(L, k.shape[i], padding.value, stride.value, dilation.value)
+                 for i, L in enumerate((H, Wd))]
+        with out:
+            out.clear_output(wait=True)
+            fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+            axes[0].imshow(image[0], cmap="gray")
+            axes[0].set_title(f"input {H} x {Wd}")
+            axes[1].imshow(y[0, 0], cmap="RdBu_r")
+            axes[1].set_title(f"feature map {sizes[0]} x {sizes[1]} = floor(({H} + 2*{padding.value} - "
+                              f"{dilation.value}*({k.shape[0]}-1) - 1)/{stride.value}) + 1")
+            for ax in axes:
+                ax.axis("off")
+            plt.show(fig)
+
+    for control in (pick, stride, padding, dilation):
+        control.observe(draw, names="value")
+    draw()
+    return W.VBox([W.HBox([pick, stride]), W.HBox([padding, dilation]), out])
