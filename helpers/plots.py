@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt
 import torch
 
 __all__ = ["kernels", "padding_modes", "series", "error_curve", "sliding_window", "dilated_stack",
-           "receptive_growth"]
+           "receptive_growth", "image_grid", "bars", "pooling_windows", "invariance_curve",
+           "shift_comparison", "receptive_stack"]
 
 
 def _np(x):
@@ -131,5 +132,158 @@ def receptive_growth(depths: Sequence[int], fields: Mapping[str, Sequence[int]])
     ax.set_yscale("log", base=2)
     ax.set(xlabel="layers", ylabel="receptive field (samples)", title="dilation makes the view grow exponentially")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(images: Sequence[torch.Tensor], titles: Sequence[str] | None = None, ncols: int = 4,
+               cmap: str = "gray", suptitle: str = "", size: float = 2.4) -> plt.Figure:
+    """Images side by side, each ``(H, W)`` or ``(1, H, W)``; ``cmap="RdBu_r"`` centres signed maps on 0."""
+    n = len(images)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
+        img = _np(images[k].reshape(images[k].shape[-2:]))
+        if cmap == "RdBu_r":
+            limit = float(abs(img).max()) or 1.0
+            ax.imshow(img, cmap=cmap, vmin=-limit, vmax=limit)
+        else:
+            ax.imshow(img, cmap=cmap)
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=9)
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def bars(values: Mapping[str, float], title: str = "", ylabel: str = "", log: bool = False) -> plt.Figure:
+    """One bar per named value, the value written on top."""
+    fig, ax = plt.subplots(figsize=(max(4, 1.3 * len(values)), 3))
+    names, heights = list(values), list(values.values())
+    ax.bar(names, heights, color="tab:blue")
+    for k, v in enumerate(heights):
+        ax.annotate(f"{v:.3g}", (k, v), ha="center", va="bottom", fontsize=8)
+    if log:
+        ax.set_yscale("log")
+    ax.set(title=title, ylabel=ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def pooling_windows(x: torch.Tensor, y: torch.Tensor, kernel_size: int, stride: int | None = None,
+                    title: str = "") -> plt.Figure:
+    """How a pooling layer reads a small map: each output's window outlined on ``x`` in the colour of its cell in ``y``.
+
+    Args:
+        x: (H, W) or (C, H, W), one row of the figure per channel; values are written in the cells.
+        y: (H_out, W_out) or (C, H_out, W_out), the pooled maps.
+        kernel_size, stride: the square window and its step (None: the window size); overlapping
+            windows are drawn slightly inset so that each stays visible.
+    """
+    x, y = (t.detach().cpu().reshape(-1, *t.shape[-2:]) for t in (x, y))
+    k, s = kernel_size, kernel_size if stride is None else stride
+    colors = plt.get_cmap("tab10").colors
+    fig, axes = plt.subplots(len(x), 2, figsize=(7, 3.2 * len(x)), squeeze=False,
+                             gridspec_kw={"width_ratios": [x.shape[-1], max(y.shape[-1], 2)]})
+    for row, (xc, yc) in enumerate(zip(x, y)):
+        left, right = axes[row]
+        for ax, grid in ((left, xc), (right, yc)):
+            ax.imshow(grid, cmap="Greys", alpha=0.25, vmin=float(xc.min()) - 1, vmax=float(xc.max()) + 1)
+            for i in range(grid.shape[0]):
+                for j in range(grid.shape[1]):
+                    ax.text(j, i, f"{grid[i, j].item():.3g}", ha="center", va="center", fontsize=10)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+        for n, (i, j) in enumerate((a, b) for a in range(yc.shape[0]) for b in range(yc.shape[1])):
+            color, inset = colors[n % len(colors)], 0.08 + 0.07 * (n % 3) * (s < k)
+            left.add_patch(plt.Rectangle((j * s - 0.5 + inset, i * s - 0.5 + inset), k - 2 * inset, k - 2 * inset,
+                                         fill=False, lw=2.5, ec=color))
+            right.add_patch(plt.Rectangle((j - 0.45, i - 0.45), 0.9, 0.9, fill=False, lw=2.5, ec=color))
+        left.set_title(f"input {tuple(xc.shape)}: window {k}x{k}, stride {s}", fontsize=10)
+        right.set_title(f"output {tuple(yc.shape)}", fontsize=10)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def invariance_curve(shifts: Sequence[int], changes: Mapping[str, Sequence[float]], title: str = "") -> plt.Figure:
+    """Relative change of features against the shift of the input (pixels), one line per feature stage."""
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for name, values in changes.items():
+        ax.plot(shifts, values, marker="o", ms=3, label=name)
+    ax.set(xlabel="shift of the input (pixels)", ylabel="relative change of the features",
+           title=title or "pooling makes features robust to small shifts")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def shift_comparison(rows: Mapping[str, tuple[torch.Tensor, torch.Tensor]], shift,
+                     changes: Mapping[str, float] | None = None) -> plt.Figure:
+    """Feature maps before and after shifting the input, one row per stage.
+
+    Args:
+        rows: stage name -> (map of the original, map of the shifted input), each (H, W).
+        shift: the (dy, dx) the input moved, for the titles.
+        changes: stage name -> its relative change, written over the difference.
+    Columns: original, shifted, |difference|, all three on the colour scale of the original, so
+    a dark difference means the map barely changed.
+    """
+    fig, axes = plt.subplots(len(rows), 3, figsize=(9, 3 * len(rows)), squeeze=False)
+    for ax_row, (name, (before, after)) in zip(axes, rows.items()):
+        top = float(before.max()) or 1.0
+        note = f" (change {changes[name]:.2f})" if changes and name in changes else ""
+        for ax, img, label in zip(ax_row, (before, after, (after - before).abs()),
+                                  ("original", f"input shifted by {tuple(shift)}", "|difference|" + note)):
+            ax.imshow(_np(img), cmap="magma", vmin=0, vmax=top)
+            ax.set_title(f"{name}: {label}", fontsize=9)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def receptive_stack(layers: Sequence[tuple[int, int]], names: Sequence[str] | None = None) -> plt.Figure:
+    """Which input pixels one output of a stack of conv / pool layers sees, in 1D (one row per layer).
+
+    Args:
+        layers: (kernel_size, stride) per layer, first layer first.
+        names: a label per layer, e.g. ``["conv 3", "pool 2", "conv 3"]``.
+    Each unit is drawn at the centre of the input pixels it sees; the lines follow what the
+    first unit of the last layer reads, down to the input pixels (orange).
+    """
+    jumps, fields = [1], [1]
+    for k, s in layers:
+        fields.append(fields[-1] + (k - 1) * jumps[-1])
+        jumps.append(jumps[-1] * s)
+    length = fields[-1] + 2 * jumps[-1] + 2
+    counts = [length]
+    for k, s in layers:
+        counts.append((counts[-1] - k) // s + 1)
+
+    def centre(level, u):
+        return u * jumps[level] + (fields[level] - 1) / 2
+
+    fig, ax = plt.subplots(figsize=(min(14, 0.32 * length + 2), 0.9 * (len(layers) + 1) + 1.2))
+    active = {0}
+    for level in range(len(layers), 0, -1):
+        k, s = layers[level - 1]
+        ax.scatter([centre(level, u) for u in range(counts[level])], [level] * counts[level], s=22,
+                   color="lightgray", zorder=2)
+        below = {u * s + i for u in active for i in range(k)}
+        for u in active:
+            for v in range(u * s, u * s + k):
+                ax.plot([centre(level - 1, v), centre(level, u)], [level - 1, level], color="tab:orange", lw=1.2)
+        ax.scatter([centre(level, u) for u in active], [level] * len(active), s=34, color="tab:orange", zorder=3)
+        active = below
+    ax.scatter(range(length), [0] * length, s=22, color="lightgray", zorder=2)
+    ax.scatter(sorted(active), [0] * len(active), s=34, color="tab:orange", zorder=3)
+    labels = names or [f"k={k}, s={s}" for k, s in layers]
+    ax.set_yticks(range(len(layers) + 1), ["input"] + list(labels))
+    ax.set(xlabel="input pixel", title=f"one output of the last layer sees {fields[-1]} input pixels")
+    ax.grid(False)
     fig.tight_layout()
     return fig

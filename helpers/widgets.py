@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 
 from . import signals
 
-__all__ = ["denoise_explorer", "conv_explorer"]
+__all__ = ["denoise_explorer", "conv_explorer", "shift_explorer"]
 
 FILTERS = {"moving average": signals.moving_average_kernel, "triangle": signals.triangle_kernel}
 
@@ -96,3 +96,47 @@ def conv_explorer(image=None, size: int = 128) -> W.VBox:
         control.observe(draw, names="value")
     draw()
     return W.VBox([W.HBox([pick, stride]), W.HBox([padding, dilation]), out])
+
+
+def shift_explorer(images, measure, max_shift: int = 6) -> W.VBox:
+    """Shift an image and watch its feature maps before and after pooling.
+
+    Sliders pick the image, the shift (dy rows down, dx columns right, circular), one of the 8
+    directional edge kernels, the pooling window (1 = no pooling) and max or average pooling.
+    Rows: conv + ReLU maps, then the pooled maps; columns: original, shifted, |difference|. Each
+    row's title gives ``measure(x, feature_fn, (dy, dx))``, the relative change over all 8 maps.
+
+    Args:
+        images: (N, 1, H, W) grayscale images, e.g. from :func:`helpers.data.shape_images`.
+        measure: ``shift_change(x, feature_fn, shift) -> (N,)`` (notebook 03's exercise).
+        max_shift: the largest shift on the sliders, in pixels.
+    """
+    import torch
+
+    from . import features, plots, pooling
+
+    which = W.IntSlider(value=0, min=0, max=images.shape[0] - 1, description="image")
+    dy = W.IntSlider(value=1, min=-max_shift, max=max_shift, description="dy (down)")
+    dx = W.IntSlider(value=0, min=-max_shift, max=max_shift, description="dx (right)")
+    kernel = W.IntSlider(value=0, min=0, max=7, description="kernel")
+    window = W.IntSlider(value=2, min=1, max=4, description="pool window")
+    mode = W.Dropdown(options=list(pooling.MODES), value="max", description="mode")
+    out = W.Output()
+
+    def draw(*_):
+        x = images[which.value:which.value + 1]
+        shift = (dy.value, dx.value)
+        stages = {"conv + ReLU": features.edge_maps,
+                  f"{window.value}x{window.value} {mode.value} pooled":
+                      lambda t: pooling.pool2d(features.edge_maps(t), window.value, mode=mode.value)}
+        shifted = torch.roll(x, shifts=shift, dims=(2, 3))
+        rows = {name: (fn(x)[0, kernel.value], fn(shifted)[0, kernel.value]) for name, fn in stages.items()}
+        changes = {name: float(measure(x, fn, shift)[0]) for name, fn in stages.items()}
+        with out:
+            out.clear_output(wait=True)
+            plt.show(plots.shift_comparison(rows, shift, changes))
+
+    for control in (which, dy, dx, kernel, window, mode):
+        control.observe(draw, names="value")
+    draw()
+    return W.VBox([W.HBox([which, kernel, mode]), W.HBox([dy, dx, window]), out])

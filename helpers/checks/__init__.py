@@ -1,4 +1,5 @@
-"""Self-checks and grading checks, one module per notebook concept (``signals`` for notebook 01).
+"""Self-checks and grading checks, one module per notebook concept (``signals`` for notebook 01,
+``conv2d`` for 02, ``pooling`` for 03).
 
 The notebooks call the visible self-checks directly, ``checks.signals.conv1d(conv1d)``.
 Hidden tests instead take a fresh copy, ``fresh("signals").grade_conv1d(conv1d)``: it is loaded
@@ -15,9 +16,9 @@ import os
 import sys
 import types
 
-from . import core, signals
+from . import conv2d, core, signals
 
-__all__ = ["core", "signals", "fresh"]
+__all__ = ["core", "signals", "conv2d", "fresh"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 _counter = itertools.count()

@@ -269,7 +269,8 @@ def directional_kernels(student: Callable) -> None:
 def grade_directional_kernels(student: Callable) -> None:
     """Hidden test: the kernels, that each sums to 0, and w[i + 4] == -w[i]."""
     core.assert_untampered()
-    directional_kernels(student)
+    core.run_cases("directional_kernels", student, lambda: features.directional_kernels(D), [Case(())],
+                   MISTAKES["directional_kernels"])
     w = student().to(D)
     if core.close(w.sum(dim=(1, 2)), torch.zeros(8, dtype=D)) is not None:
         raise core.CheckFailure("directional_kernels: every kernel must sum to 0 (a flat image gives no edge)")
@@ -306,21 +307,21 @@ MISTAKES["edge_histogram"] = [
 ]
 
 
-def _patch_kernel_major(x, kernels, patch=8):
-    f = features.patch_features(x, kernels, patch)
+def _patch_kernel_major(x, kernels, patch=8, stride=None):
+    f = features.patch_features(x, kernels, patch, stride)
     n, k = f.shape[0], kernels.shape[0]
     return f.reshape(n, -1, k).transpose(1, 2).reshape(n, -1)
 
 
-def _patch_relu_after(x, kernels, patch=8):
-    maps = ref.conv2d_unfold(_as4d(x), kernels[:, None], padding=1)
-    sums = maps.unfold(2, patch, patch).unfold(3, patch, patch).sum(dim=(-2, -1)).relu()
+def _patch_relu_after(x, kernels, patch=8, stride=None):
+    maps, step = F.conv2d(_as4d(x), kernels[:, None], padding=1), stride or patch
+    sums = maps.unfold(2, patch, step).unfold(3, patch, step).sum(dim=(-2, -1)).relu()
     return sums.permute(0, 2, 3, 1).reshape(maps.shape[0], -1)
 
 
-def _patch_columns_first(x, kernels, patch=8):
-    maps = features.edge_maps(x, kernels)
-    sums = maps.unfold(2, patch, patch).unfold(3, patch, patch).sum(dim=(-2, -1))
+def _patch_columns_first(x, kernels, patch=8, stride=None):
+    maps, step = features.edge_maps(x, kernels), stride or patch
+    sums = maps.unfold(2, patch, step).unfold(3, patch, step).sum(dim=(-2, -1))
     return sums.permute(0, 3, 2, 1).reshape(maps.shape[0], -1)
 
 
@@ -331,6 +332,8 @@ MISTAKES["patch_features"] = [
             _patch_relu_after),
     Mistake("column order", "number the patches row by row (left to right, then down), not column by column",
             _patch_columns_first),
+    Mistake("stride ignored", "the stride was ignored: patches start every `stride` pixels (stride=None means "
+            "stride = patch)", lambda x, kernels, patch=8, stride=None: features.patch_features(x, kernels, patch)),
 ]
 
 
@@ -340,6 +343,8 @@ def _feature_cases(gen: torch.Generator, count: int, patch: bool) -> list[Case]:
     cases = [Case((images, w, 8) if patch else (images, w), label=f"{count} generated 16x16 shapes")]
     cases.append(Case((images[:2, 0], w[:3], 4) if patch else (images[:2, 0], w[:3]),
                       label="(N, H, W) input, 3 kernels" + (", patch 4" if patch else "")))
+    if patch:
+        cases.append(Case((images[:3], w, 8, 4), label="overlapping 8x8 patches every 4 pixels"))
     return cases
 
 
@@ -366,7 +371,8 @@ def patch_features(student: Callable) -> None:
     core.run_cases("patch_features", student, features.patch_features,
                    _feature_cases(torch.Generator().manual_seed(5), 6, True), MISTAKES["patch_features"])
     core.report_pass("patch_features", ["6 generated 16x16 shapes, 8 kernels, 8x8 patches -> 32 features, patch-major",
-                                        "a (N, H, W) input with 3 kernels and 4x4 patches"])
+                                        "a (N, H, W) input with 3 kernels and 4x4 patches",
+                                        "overlapping patches: patch 8, stride 4 -> 9 patches"])
 
 
 def grade_patch_features(student: Callable) -> None:
@@ -376,6 +382,8 @@ def grade_patch_features(student: Callable) -> None:
     cases = _feature_cases(gen, 20, True)
     cases.append(Case((torch.rand(2, 1, 12, 20, generator=gen, dtype=D), features.directional_kernels(D), 5),
                       label="12x20 images, patch 5 (borders left out)"))
+    cases.append(Case((torch.rand(2, 1, 12, 20, generator=gen, dtype=D), features.directional_kernels(D), 6, 3),
+                      label="12x20 images, patch 6, stride 3"))
     core.run_cases("patch_features", student, features.patch_features, cases, MISTAKES["patch_features"])
 
 
@@ -383,20 +391,21 @@ def grade_patch_features(student: Callable) -> None:
 THRESHOLD = 0.90
 
 
-def classifier_accuracy(feature_fn: Callable, n_train: int = 600, n_test: int = 400, seed: int = 0) -> float:
+def classifier_accuracy(feature_fn: Callable, n_train: int = 600, n_test: int = 400, test_seed: int = 0) -> float:
     """Held-out accuracy of an RBF support-vector machine on ``feature_fn(images)`` of generated shapes.
 
     Args:
         feature_fn: maps images (N, 1, 32, 32) to features (N, F).
+        test_seed: picks the held-out images; the training images are always the same.
     Returns:
-        accuracy on ``n_test`` new images (a different seed from the training images).
+        accuracy on ``n_test`` new images (never the training images' seed).
     """
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    x_train, y_train = _shapes(n_train, 1000 + seed)
-    x_test, y_test = _shapes(n_test, 2000 + seed)
+    x_train, y_train = _shapes(n_train, 1000)
+    x_test, y_test = _shapes(n_test, 2000 + test_seed)
     f_train, f_test = (_features_as_numpy(feature_fn, x) for x in (x_train, x_test))
     model = make_pipeline(StandardScaler(), SVC(C=10.0)).fit(f_train, y_train.numpy())
     return float(model.score(f_test, y_test.numpy()))
@@ -419,21 +428,31 @@ def _features_as_numpy(feature_fn: Callable, images: torch.Tensor):
     return f.numpy()
 
 
+_COURSE_FEATURES = "checked with the course's kernels and features, so earlier mistakes are not counted twice"
+
+
+def _with_course_features(student: Callable):
+    return core.swapped_globals(student, patch_features=features.patch_features, edge_histogram=features.edge_histogram,
+                                directional_kernels=lambda: features.directional_kernels())
+
+
 def shape_classifier(student: Callable) -> float:
     """Self-check: an SVM on ``student(images)`` must reach 90% on held-out generated shapes."""
-    accuracy = classifier_accuracy(student)
+    with _with_course_features(student):
+        accuracy = classifier_accuracy(student)
     if not accuracy >= THRESHOLD:
         raise core.CheckFailure(f"shape_features: held-out accuracy {accuracy:.1%} is below {THRESHOLD:.0%}. "
                                 "Global edge histograms cannot tell where edges are; use per-patch features.")
     core.report_pass("shape_classifier", [f"an RBF SVM on your features: {accuracy:.1%} on 400 held-out shapes "
-                                          f"(needs {THRESHOLD:.0%})"])
+                                          f"(needs {THRESHOLD:.0%})", _COURSE_FEATURES])
     return accuracy
 
 
 def grade_shape_classifier(student: Callable) -> None:
-    """Hidden test: the threshold on another seed's training and test images."""
+    """Hidden test: the threshold on 400 other held-out images."""
     core.assert_untampered()
     for seed in (1,):
-        accuracy = classifier_accuracy(student, seed=seed)
+        with _with_course_features(student):
+            accuracy = classifier_accuracy(student, test_seed=seed)
         if not accuracy >= THRESHOLD:
             raise core.CheckFailure(f"shape_features: held-out accuracy {accuracy:.1%} < {THRESHOLD:.0%} (seed {seed})")

@@ -1,5 +1,5 @@
 """Banks of known-wrong answers, one module per notebook; ``BANKS`` maps assignment -> mutants."""
 
-from . import nb01
+from . import nb01, nb02
 
-BANKS = {nb01.ASSIGNMENT: nb01.MUTANTS}
+BANKS = {bank.ASSIGNMENT: bank.MUTANTS for bank in (nb01, nb02)}

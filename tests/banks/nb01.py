@@ -65,14 +65,14 @@ MUTANTS = [
     M("conv1d", "valid one short", ("L_out = xp.shape[0] - K + 1", "L_out = xp.shape[0] - K")),
     M("conv1d", "full as same", ('"full": 2 * M', '"full": M'), explains="for 'full' pad 2M"),
     M("conv1d", "padding ignored", ("pad(x, P, padding)", 'pad(x, P, "zero")'), explains="whatever the padding"),
-    M("conv1d", "calls F.conv1d", source='''
+    M("conv1d", "calls F.conv1d", explains="from scratch", source='''
 def conv1d(x, w, mode="same", padding="zero", flip=True):
     M = (w.shape[0] - 1) // 2
     P = {"valid": 0, "same": M, "full": 2 * M}[mode]
     taps = w.flip(0) if flip else w
     return F.conv1d(pad(x, P, padding)[None, None], taps[None, None])[0, 0]
 '''),
-    M("conv1d", "calls the reference", source='''
+    M("conv1d", "calls the reference", explains="from scratch", source='''
 from helpers.signals import conv1d as course_conv1d
 
 def conv1d(x, w, mode="same", padding="zero", flip=True):
@@ -80,7 +80,7 @@ def conv1d(x, w, mode="same", padding="zero", flip=True):
 '''),
     # ---- conv1d_vectorized
     M("conv1d_vectorized", "not flipped", ("(w.flip(0) if flip else w)", "w"), explains="the kernel was not flipped"),
-    M("conv1d_vectorized", "python loop", source='''
+    M("conv1d_vectorized", "python loop", explains="not vectorised", source='''
 def conv1d_vectorized(x, w, mode="same", padding="zero", flip=True):
     K = w.shape[0]
     M = (K - 1) // 2
@@ -89,7 +89,7 @@ def conv1d_vectorized(x, w, mode="same", padding="zero", flip=True):
     taps = w.flip(0) if flip else w
     return torch.stack([(xp[..., j:j + K] * taps).sum(-1) for j in range(xp.shape[-1] - K + 1)], dim=-1)
 '''),
-    M("conv1d_vectorized", "calls F.conv1d", source='''
+    M("conv1d_vectorized", "calls F.conv1d", explains="from scratch", source='''
 def conv1d_vectorized(x, w, mode="same", padding="zero", flip=True):
     M = (w.shape[0] - 1) // 2
     P = {"valid": 0, "same": M, "full": 2 * M}[mode]
