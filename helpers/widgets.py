@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
+from IPython.display import display
 
 from . import signals
 
@@ -42,7 +43,8 @@ def denoise_explorer(series: signals.Series, max_M: int = 30, padding: str = "re
             ax.set(title=f"RMSE to clean: {signals.rmse(smooth, series.clean):.3f}   "
                          f"(noisy: {signals.rmse(series.noisy, series.clean):.3f})", xlabel="day")
             ax.legend(fontsize=8, loc="upper right")
-            plt.show(fig)
+            display(fig)
+            plt.close(fig)
 
     m_slider.observe(draw, names="value")
     kind.observe(draw, names="value")
@@ -90,7 +92,8 @@ def conv_explorer(image=None, size: int = 128) -> W.VBox:
                               f"{dilation.value}*({k.shape[0]}-1) - 1)/{stride.value}) + 1")
             for ax in axes:
                 ax.axis("off")
-            plt.show(fig)
+            display(fig)
+            plt.close(fig)
 
     for control in (pick, stride, padding, dilation):
         control.observe(draw, names="value")
@@ -134,7 +137,9 @@ def shift_explorer(images, measure, max_shift: int = 6) -> W.VBox:
         changes = {name: float(measure(x, fn, shift)[0]) for name, fn in stages.items()}
         with out:
             out.clear_output(wait=True)
-            plt.show(plots.shift_comparison(rows, shift, changes))
+            fig = plots.shift_comparison(rows, shift, changes)
+            display(fig)
+            plt.close(fig)
 
     for control in (which, dy, dx, kernel, window, mode):
         control.observe(draw, names="value")

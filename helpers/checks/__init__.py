@@ -16,9 +16,9 @@ import os
 import sys
 import types
 
-from . import conv2d, core, signals
+from . import conv2d, core, pooling, signals
 
-__all__ = ["core", "signals", "conv2d", "fresh"]
+__all__ = ["core", "signals", "conv2d", "pooling", "fresh"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 _counter = itertools.count()

@@ -11,6 +11,15 @@ from .nb01 import M, Mutant
 
 ASSIGNMENT = "03_pooling"
 
+# torch's pooling in place of the student's: caught by the from-scratch check of both exercises
+CALLS_TORCH = '''
+def {name}(x, kernel_size, stride=None, padding=0, mode="max"):
+    if mode not in ("max", "avg"):
+        raise ValueError(mode)
+    pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+    return pool(x, kernel_size, stride, padding)
+'''
+
 MUTANTS: list[Mutant] = [
     # ---- pool_output_size
     M("pool_output_size", "ceil", ("(L + 2 * P - W) // S + 1", "-(-(L + 2 * P - W) // S) + 1"), explains="round down"),
@@ -22,13 +31,8 @@ MUTANTS: list[Mutant] = [
     M("pool_output_size", "no plus one", ("(L + 2 * P - W) // S + 1", "(L + 2 * P - W) // S"),
       explains="forgot the + 1"),
     # ---- pool2d_naive (loops)
-    M("pool2d_naive", "calls F.max_pool2d", source='''
-def pool2d_naive(x, kernel_size, stride=None, padding=0, mode="max"):
-    if mode not in ("max", "avg"):
-        raise ValueError(mode)
-    pool = F.max_pool2d if mode == "max" else F.avg_pool2d
-    return pool(x, kernel_size, stride, padding)
-''', explains="write it from scratch"),
+    M("pool2d_naive", "calls F.max_pool2d", source=CALLS_TORCH.format(name="pool2d_naive"),
+      explains="write it from scratch"),
     M("pool2d_naive", "calls nn.MaxPool2d", source='''
 def pool2d_naive(x, kernel_size, stride=None, padding=0, mode="max"):
     if mode not in ("max", "avg"):
@@ -68,13 +72,7 @@ def pool2d(x, kernel_size, stride=None, padding=0, mode="max"):
         rows.append(torch.stack(row, dim=-1))
     return torch.stack(rows, dim=-2)
 ''', explains="not vectorised"),
-    M("pool2d", "calls F.max_pool2d", source='''
-def pool2d(x, kernel_size, stride=None, padding=0, mode="max"):
-    if mode not in ("max", "avg"):
-        raise ValueError(mode)
-    pool = F.max_pool2d if mode == "max" else F.avg_pool2d
-    return pool(x, kernel_size, stride, padding)
-''', explains="write it from scratch"),
+    M("pool2d", "calls F.max_pool2d", source=CALLS_TORCH.format(name="pool2d"), explains="write it from scratch"),
     M("pool2d", "stride ignored", (".unfold(2, k, s).unfold(3, k, s)", ".unfold(2, k, k).unfold(3, k, k)"),
       explains="the stride was ignored"),
     M("pool2d", "zero padding for max", ('fill = float("-inf") if mode == "max" else 0.0', "fill = 0.0"),
