@@ -2,7 +2,9 @@
 
 Fast and offline: they read the files in ``binder/``, ``pyproject.toml`` and the nbgrader
 installed in this environment. ``test_postbuild_nbgrader_commands_in_temp_config`` also runs
-the ``jupyter`` commands of ``binder/postBuild`` against a temporary Jupyter config directory.
+the ``jupyter`` commands of ``binder/postBuild`` against a temporary Jupyter config directory, and
+``test_student_view_server_validates_and_has_no_instructor_tools`` starts JupyterLab on localhost
+with that configuration and asks it (Validate answers; the formgrader does not exist).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -339,11 +342,13 @@ def _postbuild_check_script() -> str:
     return match[1]
 
 
-def test_postbuild_nbgrader_commands_in_temp_config(tmp_path, monkeypatch):
-    """Run postBuild's jupyter commands at user level in a temporary config dir and check the result."""
+@pytest.fixture(scope="module")
+def student_config(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """postBuild's jupyter commands, run at user level in a temporary config dir: (config dir, env)."""
     jupyter = Path(sys.executable).parent / "jupyter"
     if not jupyter.exists():
         pytest.skip(f"no jupyter next to {sys.executable}")
+    tmp_path = tmp_path_factory.mktemp("binder-config")
     config_dir = tmp_path / "config"
     server_d = config_dir / "jupyter_server_config.d"
     server_d.mkdir(parents=True)
@@ -388,6 +393,13 @@ def test_postbuild_nbgrader_commands_in_temp_config(tmp_path, monkeypatch):
         for run, bg in zip(server_runs, background):
             out, err = bg.communicate(timeout=60)
             check(run, subprocess.CompletedProcess(run, bg.returncode, out, err))
+    return config_dir, env
+
+
+def test_postbuild_nbgrader_commands_in_temp_config(student_config, monkeypatch):
+    """Run postBuild's jupyter commands at user level in a temporary config dir and check the result."""
+    config_dir, env = student_config
+    server_d = config_dir / "jupyter_server_config.d"
 
     # What the commands wrote.
     page_config = json.loads((config_dir / "labconfig" / "page_config.json").read_text(encoding="utf-8"))
@@ -424,3 +436,109 @@ def test_postbuild_nbgrader_commands_in_temp_config(tmp_path, monkeypatch):
         exec(compile(_postbuild_check_script(), str(POSTBUILD), "exec"), {"__name__": "__main__"})
     except SystemExit as exit_:
         assert exit_.code in (None, 0), f"postBuild's check rejects the configuration: {exit_.code}"
+
+
+def _tiny_assignment(path: Path) -> None:
+    """A two-cell nbgrader notebook whose test cell fails: answer = 41, assert answer == 42."""
+    meta = {"schema_version": 3, "task": False, "cell_type": "code"}
+    nb = {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "id": "answer", "outputs": [], "source": "answer = 41",
+             "metadata": {"nbgrader": {**meta, "grade": False, "grade_id": "answer", "locked": False,
+                                       "solution": True}}},
+            {"cell_type": "code", "execution_count": None, "id": "test-answer", "outputs": [],
+             "source": "assert answer == 42, 'not 42'",
+             "metadata": {"nbgrader": {**meta, "grade": True, "grade_id": "test_answer", "locked": True,
+                                       "points": 1, "solution": False}}},
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb), encoding="utf-8")
+
+
+def test_student_view_server_validates_and_has_no_instructor_tools(student_config, tmp_path):
+    """JupyterLab started with postBuild's configuration: Validate answers (it runs a notebook's
+    tests), the formgrader and course list do not exist, and the page disables the instructor plugins."""
+    import http.cookiejar
+    import socket
+    import time
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    import nbgrader
+
+    _, env = student_config
+    root = tmp_path / "root"
+    root.mkdir()
+    _tiny_assignment(root / "tiny.ipynb")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+               "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True",
+               "--IdentityProvider.token=", "--PasswordIdentityProvider.hashed_password=",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    cookies = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
+
+    def status(path: str) -> int:
+        try:
+            with opener.open(url + path, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    with open(log, "w") as out:
+        server = subprocess.Popen(command, cwd=root, env={**env, "CI": "true"}, stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, f"jupyter lab exited:\n{log.read_text()[-3000:]}"
+            try:
+                with opener.open(url + "/api/status", timeout=5):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, f"jupyter lab did not start:\n{log.read_text()[-3000:]}"
+                time.sleep(0.25)
+
+        # The page JupyterLab serves: instructor plugins disabled, student ones not.
+        with opener.open(url + "/lab", timeout=30) as response:
+            html = response.read().decode()
+        page = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                    html, re.S)[1])
+        served_disabled = set(page.get("disabledExtensions", []))
+        assert INSTRUCTOR_PLUGINS <= served_disabled, sorted(served_disabled)
+        assert not served_disabled & (STUDENT_PLUGINS | {NBGRADER_LAB}), sorted(served_disabled)
+
+        # Instructor server extensions are not loaded ...
+        assert status("/formgrader") == 404
+        assert status("/formgraders") == 404
+        # ... the student-side Validate extension is, and runs the notebook's tests.
+        with opener.open(f"{url}/nbgrader_version?version={nbgrader.__version__}", timeout=10) as response:
+            assert json.loads(response.read()) == {"success": True}
+        xsrf = next(c.value for c in cookies if c.name == "_xsrf")
+        request = urllib.request.Request(url + "/assignments/validate", method="POST",
+                                         data=urllib.parse.urlencode({"path": "tiny.ipynb"}).encode(),
+                                         headers={"X-XSRFToken": xsrf})
+        try:
+            with opener.open(request, timeout=120) as response:
+                result = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            pytest.fail(f"Validate (POST /assignments/validate) answered {error.code}: the student-side "
+                        f"server extension is not loaded\n{log.read_text()[-2000:]}")
+        assert result["success"] is True, result
+        failed = result["value"].get("failed", [])
+        assert [f["source"] for f in failed] == ["assert answer == 42, 'not 42'"], result
+        assert "not 42" in failed[0]["raw_error"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
