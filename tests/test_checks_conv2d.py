@@ -7,12 +7,9 @@ import pytest
 import torch
 
 import helpers.checks.conv2d as checks_conv2d
+from check_contract import assert_correct_answer_passes, assert_mistake_rejected, mistakes_of
 from helpers import conv, features
-from helpers.checks import core, fresh
 from helpers.checks.core import CheckFailure
-
-CHECK_MARK = "\N{CHECK MARK}"
-
 
 def _conv_ref(x, w, b=None, stride=1, padding=0, dilation=1):
     return conv.conv2d_unfold(x, w, b, stride, padding, dilation)
@@ -59,21 +56,12 @@ REFERENCES = {
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_self_check_and_grading_pass_the_reference(name, capsys):
-    getattr(checks_conv2d, name)(REFERENCES[name])
-    assert capsys.readouterr().out.startswith(f"{CHECK_MARK} {name} passed")
-    getattr(fresh("conv2d"), f"grade_{name}")(REFERENCES[name])
+    assert_correct_answer_passes(checks_conv2d, name, REFERENCES[name], capsys)
 
 
-MISTAKES = [(name, m) for name, ms in checks_conv2d.MISTAKES.items() for m in ms]
-
-
-@pytest.mark.parametrize("name,mistake", MISTAKES, ids=[f"{n}-{m.name}" for n, m in MISTAKES])
+@pytest.mark.parametrize("name,mistake", mistakes_of(checks_conv2d), ids=[f"{n}-{m.name}" for n, m in mistakes_of(checks_conv2d)])
 def test_every_known_mistake_is_rejected_and_explained(name, mistake):
-    with pytest.raises(CheckFailure) as failure:
-        getattr(checks_conv2d, name)(mistake.fn)
-    assert mistake.explain in str(failure.value)
-    with pytest.raises(CheckFailure):
-        getattr(checks_conv2d, f"grade_{name}")(mistake.fn)
+    assert_mistake_rejected(checks_conv2d, name, mistake)
 
 
 def test_grading_rejects_a_library_convolution_in_the_from_scratch_exercises():

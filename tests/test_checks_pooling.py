@@ -4,15 +4,12 @@ rejected with its explanation, library pooling and Python loops are caught."""
 from __future__ import annotations
 
 import pytest
-import torch
 import torch.nn.functional as F
 
 import helpers.checks.pooling as checks_pooling
+from check_contract import assert_correct_answer_passes, assert_mistake_rejected, mistakes_of
 from helpers import pooling
-from helpers.checks import fresh
 from helpers.checks.core import CheckFailure
-
-CHECK_MARK = "\N{CHECK MARK}"
 
 
 def _own_pool_loops(x, kernel_size, stride=None, padding=0, mode="max"):
@@ -53,21 +50,12 @@ REFERENCES = {
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_self_check_and_grading_pass_the_reference(name, capsys):
-    getattr(checks_pooling, name)(REFERENCES[name])
-    assert capsys.readouterr().out.startswith(f"{CHECK_MARK} {name} passed")
-    getattr(fresh("pooling"), f"grade_{name}")(REFERENCES[name])
+    assert_correct_answer_passes(checks_pooling, name, REFERENCES[name], capsys)
 
 
-MISTAKES = [(name, m) for name, ms in checks_pooling.MISTAKES.items() for m in ms]
-
-
-@pytest.mark.parametrize("name,mistake", MISTAKES, ids=[f"{n}-{m.name}" for n, m in MISTAKES])
+@pytest.mark.parametrize("name,mistake", mistakes_of(checks_pooling), ids=[f"{n}-{m.name}" for n, m in mistakes_of(checks_pooling)])
 def test_every_known_mistake_is_rejected_and_explained(name, mistake):
-    with pytest.raises(CheckFailure) as failure:
-        getattr(checks_pooling, name)(mistake.fn)
-    assert mistake.explain in str(failure.value)
-    with pytest.raises(CheckFailure):
-        getattr(checks_pooling, f"grade_{name}")(mistake.fn)
+    assert_mistake_rejected(checks_pooling, name, mistake)
 
 
 @pytest.mark.parametrize("name", ["pool2d_naive", "pool2d"])

@@ -8,7 +8,7 @@ self-check must print for it (the likely mistake it diagnoses).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ASSIGNMENT = "01_conv1d_denoising"
 
