@@ -103,3 +103,20 @@ def test_grading_refuses_when_comparisons_are_replaced(monkeypatch):
     monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
     with pytest.raises(CheckFailure, match="torch.allclose"):
         checks_conv2d.grade_conv_output_size(conv.output_size)
+
+
+def test_a_loop_made_only_of_tensor_operators_is_still_seen():
+    """``cols[..., k] @ flat`` makes no function call a profiler sees; the torch function mode does."""
+    def operators_only(x, w, b=None, stride=1, padding=0, dilation=1):
+        n, _, h, wd = x.shape
+        c_out, _, kh, kw = w.shape
+        h_out = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
+        w_out = (wd + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+        cols = torch.nn.functional.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
+        flat_t = w.reshape(c_out, -1).T
+        y = torch.stack([cols[..., k] @ flat_t for k in range(cols.shape[-1])], dim=-1)
+        return (y if b is None else y + b[:, None]).reshape(n, c_out, h_out, w_out)
+
+    checks_conv2d.conv2d_naive(operators_only)                 # right values ...
+    with pytest.raises(CheckFailure, match="not vectorised"):  # ... but a loop over positions
+        checks_conv2d.conv2d_unfold(operators_only)

@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
+from torch.overrides import TorchFunctionMode
 
 __all__ = [
     "CheckFailure", "Case", "Mistake", "run_cases", "expect_error", "report_pass", "close", "describe",
@@ -231,18 +232,36 @@ def swapped_globals(fn: Callable, **names: Any):
 
 @dataclass
 class Calls:
-    """What one call ran: C functions (``builtins``) and Python code objects (``code``), in order."""
+    """What one call ran, in order: C functions (``builtins``), Python code objects (``code``) and
+    torch operations (``torch_ops``, operators such as ``@`` and indexing included)."""
 
     builtins: list = field(default_factory=list)
     code: list = field(default_factory=list)
+    torch_ops: list = field(default_factory=list)
 
     @property
     def count(self) -> int:
-        return len(self.builtins) + len(self.code)
+        return len(self.builtins) + len(self.code) + len(self.torch_ops)
+
+
+class _TorchOps(TorchFunctionMode):
+    """Records every torch function and tensor method or operator called while it is active."""
+
+    def __init__(self, record: list):
+        super().__init__()
+        self.record = record
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.record.append(func)
+        return func(*args, **(kwargs or {}))
 
 
 def calls_made(fn: Callable, *args, **kwargs) -> tuple[Any, Calls]:
-    """Run ``fn(*args, **kwargs)`` and record every function it calls, however it named them."""
+    """Run ``fn(*args, **kwargs)`` and record every function it calls, however it named them.
+
+    ``sys.setprofile`` sees Python and C function calls; a torch function mode also sees tensor
+    operators (``a @ b``, ``x[i]``), which make no function call a profiler could see.
+    """
     calls = Calls()
 
     def profile(frame, event, arg):
@@ -254,7 +273,8 @@ def calls_made(fn: Callable, *args, **kwargs) -> tuple[Any, Calls]:
     previous = sys.getprofile()
     sys.setprofile(profile)
     try:
-        result = fn(*args, **kwargs)
+        with _TorchOps(calls.torch_ops):
+            result = fn(*args, **kwargs)
     finally:
         sys.setprofile(previous)
     return result, calls
@@ -276,7 +296,7 @@ def assert_from_scratch(name: str, fn: Callable, case: Case, banned_builtins: It
     builtin_ids = {id(b) for b in banned_builtins}
     builtin_names = {getattr(b, "__name__", "") for b in banned_builtins}
     keys = {_code_key(inspect.unwrap(f).__code__) for f in banned_functions}
-    for b in calls.builtins:
+    for b in calls.builtins + calls.torch_ops:
         if id(b) in builtin_ids or getattr(b, "__name__", None) in builtin_names:
             _not_from_scratch(name, f"{getattr(b, '__module__', None) or 'torch'}.{b.__name__}", why)
     for code in calls.code:
