@@ -15,13 +15,16 @@ def _conv_ref(x, w, b=None, stride=1, padding=0, dilation=1):
     return conv.conv2d_unfold(x, w, b, stride, padding, dilation)
 
 
+def _out_size(x, w, stride, padding, dilation) -> tuple[int, int]:
+    return tuple(conv.output_size(L, k, padding, stride, dilation) for L, k in zip(x.shape[2:], w.shape[2:]))
+
+
 def _own_naive(x, w, b=None, stride=1, padding=0, dilation=1):
     """A student's loop answer."""
     n, c_in, h, wd = x.shape
     c_out, _, kh, kw = w.shape
     xp = torch.nn.functional.pad(x, (padding,) * 4)
-    h_out = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
-    w_out = (wd + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+    h_out, w_out = _out_size(x, w, stride, padding, dilation)
     y = x.new_zeros(n, c_out, h_out, w_out)
     for i in range(h_out):
         for j in range(w_out):
@@ -35,8 +38,7 @@ def _own_unfold(x, w, b=None, stride=1, padding=0, dilation=1):
     """A student's im2col answer: F.unfold and one matmul, no library convolution."""
     n, _, h, wd = x.shape
     c_out, _, kh, kw = w.shape
-    h_out = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
-    w_out = (wd + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+    h_out, w_out = _out_size(x, w, stride, padding, dilation)
     cols = torch.nn.functional.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
     y = w.reshape(c_out, -1) @ cols
     y = y if b is None else y + b[:, None]
@@ -79,8 +81,7 @@ def test_grading_rejects_a_python_loop_over_positions_in_the_unfold_exercise():
     def looped(x, w, b=None, stride=1, padding=0, dilation=1):
         n, _, h, wd = x.shape
         c_out, _, kh, kw = w.shape
-        h_out = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
-        w_out = (wd + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+        h_out, w_out = _out_size(x, w, stride, padding, dilation)
         cols = torch.nn.functional.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
         y = torch.stack([cols[..., k] @ w.reshape(c_out, -1).T for k in range(cols.shape[-1])], -1)
         return (y if b is None else y + b[:, None]).reshape(n, c_out, h_out, w_out)
@@ -110,8 +111,7 @@ def test_a_loop_made_only_of_tensor_operators_is_still_seen():
     def operators_only(x, w, b=None, stride=1, padding=0, dilation=1):
         n, _, h, wd = x.shape
         c_out, _, kh, kw = w.shape
-        h_out = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
-        w_out = (wd + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+        h_out, w_out = _out_size(x, w, stride, padding, dilation)
         cols = torch.nn.functional.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
         flat_t = w.reshape(c_out, -1).T
         y = torch.stack([cols[..., k] @ flat_t for k in range(cols.shape[-1])], dim=-1)
