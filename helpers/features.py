@@ -29,7 +29,7 @@ from . import _validate as check
 RING_ROWS = (1, 0, 0, 0, 1, 2, 2, 2)
 RING_COLS = (2, 2, 1, 0, 0, 0, 1, 2)
 
-__all__ = ["edge_kernels", "directional_kernels", "edge_maps", "edge_histogram", "patch_features"]
+__all__ = ["edge_kernels", "directional_kernels", "ring_turns", "edge_maps", "edge_histogram", "patch_features"]
 
 
 def edge_kernels(dtype: torch.dtype | None = None, device=None) -> dict[str, torch.Tensor]:
@@ -51,9 +51,24 @@ def directional_kernels(dtype: torch.dtype | None = None, device=None) -> torch.
     """
     dtype = check.float_dtype("directional_kernels", dtype)
     east = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=dtype, device=device)
-    rows, cols = torch.tensor(RING_ROWS, device=device), torch.tensor(RING_COLS, device=device)
-    ring = east[rows, cols]                                              # (8,) values E, NE, ..., SE
-    kernels = torch.zeros(8, 3, 3, dtype=dtype, device=device)
+    return ring_turns(east)
+
+
+def ring_turns(base: torch.Tensor) -> torch.Tensor:
+    """``base`` and its 7 turns by 45 degrees: the outer ring of 8 entries moved ``i`` places counter-clockwise.
+
+    Args:
+        base: (3, 3) kernel.
+    Returns:
+        (8, 3, 3); entry ``q`` of the ring of kernel ``i`` is entry ``q - i`` of ``base``'s ring;
+        the centre stays where it is.
+    """
+    check.tensor("ring_turns", "base", base, min_dim=2, max_dim=2)
+    if tuple(base.shape) != (3, 3):
+        raise ValueError(f"ring_turns: base must have shape (3, 3), got {tuple(base.shape)}")
+    rows, cols = torch.tensor(RING_ROWS, device=base.device), torch.tensor(RING_COLS, device=base.device)
+    ring = base[rows, cols]                                              # (8,) values E, NE, ..., SE
+    kernels = base.expand(8, 3, 3).clone()
     for i in range(8):
         kernels[i, rows, cols] = ring.roll(i)                            # entry q takes ring[q - i]
     return kernels

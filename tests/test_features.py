@@ -191,3 +191,13 @@ BAD_INPUTS = [
 def test_bad_input_is_refused_with_a_message_naming_function_and_argument(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_ring_turns_turns_any_3x3_kernel_and_refuses_other_shapes():
+    base = torch.arange(9.0).reshape(3, 3)
+    turned = f.ring_turns(base)
+    assert turned.shape == (8, 3, 3) and torch.equal(turned[0], base)
+    assert torch.equal(turned[:, 1, 1], torch.full((8,), 4.0))            # the centre stays
+    assert torch.equal(f.ring_turns(turned[1])[7], base)            # 1 + 7 turns = a full circle
+    with pytest.raises(ValueError, match=r"ring_turns: base must have shape \(3, 3\)"):
+        f.ring_turns(torch.zeros(2, 2))

@@ -31,12 +31,10 @@ def test_release_is_byte_identical_to_a_fresh_generate_assignment(assignment, tm
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_holds_no_solution_and_no_hidden_test(assignment):
     text = notebook_path(REPO / "course", assignment).read_text()
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "grade_"):
-        if marker == "grade_":
-            # the hidden tests call grade_<exercise>; the visible self-checks never do
-            assert 'fresh(\\"' not in text and ".grade_" not in text
-        else:
-            assert marker not in text
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text
+    # the hidden tests call fresh(...).grade_<exercise>; the visible self-checks never do
+    assert 'fresh(\\"' not in text and ".grade_" not in text
     for gid, answer in solution_sources(assignment).items():
         body = [line.strip() for line in answer.splitlines()
                 if line.strip() and not line.lstrip().startswith(("def ", '"""', "#"))]
