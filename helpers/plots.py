@@ -12,7 +12,8 @@ import torch
 
 __all__ = ["kernels", "padding_modes", "series", "error_curve", "sliding_window", "dilated_stack",
            "receptive_growth", "image_grid", "bars", "pooling_windows", "invariance_curve",
-           "shift_comparison", "receptive_stack"]
+           "shift_comparison", "receptive_stack", "value_grids", "weight_footprint", "matrix_pattern",
+           "step_size_errors"]
 
 
 def _np(x):
@@ -285,5 +286,77 @@ def receptive_stack(layers: Sequence[tuple[int, int]], names: Sequence[str] | No
     ax.set_yticks(range(len(layers) + 1), ["input"] + list(labels))
     ax.set(xlabel="input pixel", title=f"one output of the last layer sees {fields[-1]} input pixels")
     ax.grid(False)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------- notebook 04 (backprop)
+def value_grids(named: Mapping[str, torch.Tensor], title: str = "", cmap: str = "coolwarm") -> plt.Figure:
+    """Small matrices side by side, each ``(H, W)`` drawn as a coloured grid with its values written in."""
+    fig, axes = plt.subplots(1, len(named), figsize=(2.6 * len(named) + 0.6, 2.9), squeeze=False)
+    for ax, (name, grid) in zip(axes[0], named.items()):
+        grid = grid.detach().cpu().reshape(grid.shape[-2:])
+        bound = float(grid.abs().max()) or 1.0
+        ax.imshow(grid, cmap=cmap, vmin=-bound, vmax=bound)
+        for (i, j), v in ((ij, grid[ij].item()) for ij in ((a, b) for a in range(grid.shape[0]) for b in range(grid.shape[1]))):
+            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=9)
+        ax.set(title=name, xticks=[], yticks=[])
+        ax.grid(False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def weight_footprint(height: int, width: int, kernel_size: int, weights: Sequence[tuple[int, int]],
+                     stride: int = 1) -> plt.Figure:
+    """Which inputs one shared weight ``w[m, n]`` multiplies: ``x[i*S + m, j*S + n]`` for every output (i, j).
+
+    One panel per weight in ``weights``; the input is ``height x width`` (no padding), the kernel
+    ``kernel_size x kernel_size``. The touched inputs are numbered by the output that reads them.
+    """
+    k, s = kernel_size, stride
+    h_out, w_out = (height - k) // s + 1, (width - k) // s + 1
+    fig, axes = plt.subplots(1, len(weights), figsize=(3.3 * len(weights), 3.4), squeeze=False)
+    for ax, (m, n) in zip(axes[0], weights):
+        touched = torch.zeros(height, width)
+        for i in range(h_out):
+            for j in range(w_out):
+                touched[i * s + m, j * s + n] = 1
+                ax.text(j * s + n, i * s + m, f"y{i}{j}", ha="center", va="center", fontsize=8)
+        ax.imshow(touched, cmap="Oranges", vmin=0, vmax=1.6)
+        ax.add_patch(plt.Rectangle((-0.5, -0.5), k, k, fill=False, lw=2, ec="tab:blue"))
+        ax.plot(n, m, "s", ms=14, mfc="none", mec="tab:blue", mew=2)
+        ax.set(title=f"w[{m},{n}] touches {h_out * w_out} inputs", xticks=range(width), yticks=range(height))
+        ax.grid(False)
+    fig.suptitle(f"a {k}x{k} kernel sliding over a {height}x{width} input (stride {s}): dE/dw sums over all of them")
+    fig.tight_layout()
+    return fig
+
+
+def matrix_pattern(C: torch.Tensor, title: str = "", annotate: bool = False) -> plt.Figure:
+    """The sparsity pattern of a matrix ``C: (rows, cols)``: zero entries white, the others coloured."""
+    C = C.detach().cpu()
+    fig, ax = plt.subplots(figsize=(min(12, 1 + 0.35 * C.shape[1]), min(6, 1 + 0.35 * C.shape[0])))
+    shown = C.masked_fill(C == 0, float("nan"))
+    ax.imshow(shown, cmap="viridis", aspect="equal")
+    if annotate:
+        for i, j in (C != 0).nonzero().tolist():
+            ax.text(j, i, f"{C[i, j].item():.3g}", ha="center", va="center", fontsize=8, color="w")
+    nonzero = int((C != 0).sum())
+    ax.set(xlabel="input pixel (flattened)", ylabel="output (flattened)",
+           title=title or f"C: {C.shape[0]}x{C.shape[1]}, {nonzero} of {C.numel()} entries non-zero")
+    ax.grid(False)
+    fig.tight_layout()
+    return fig
+
+
+def step_size_errors(eps: Sequence[float], errors: Mapping[str, Sequence[float]], title: str = "") -> plt.Figure:
+    """Relative error of a finite-difference gradient against the step ``eps`` (log-log), one line per method."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for name, errs in errors.items():
+        ax.loglog(eps, errs, marker="o", ms=3, label=name)
+    ax.set(xlabel="step eps", ylabel="relative error vs the exact gradient",
+           title=title or "truncation error falls with eps, rounding error grows as eps shrinks")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

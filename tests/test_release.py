@@ -6,7 +6,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from nbgrading import REPO, CourseRoot, notebook_path, solution_sources
+from nbgrading import REPO, CourseRoot, cells_by_id, notebook_path
 
 ASSIGNMENTS = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir())
 
@@ -35,11 +35,23 @@ def test_release_holds_no_solution_and_no_hidden_test(assignment):
         assert marker not in text
     # the hidden tests call fresh(...).grade_<exercise>; the visible self-checks never do
     assert 'fresh(\\"' not in text and ".grade_" not in text
-    for gid, answer in solution_sources(assignment).items():
-        body = [line.strip() for line in answer.splitlines()
-                if line.strip() and not line.lstrip().startswith(("def ", '"""', "#"))]
-        leaked = [line for line in body if line in text]
+    for gid, answer in _answer_lines(assignment).items():
+        leaked = [line for line in answer if line in text]
         assert not leaked, f"solution code of {gid} leaked into course/: {leaked}"
+
+
+def _answer_lines(assignment: str) -> dict[str, list[str]]:
+    """The lines between BEGIN SOLUTION and END SOLUTION of every solution cell (comments and blanks left out)."""
+    nb = nbformat.read(notebook_path(REPO / "solutions", assignment), as_version=4)
+    answers: dict[str, list[str]] = {}
+    for gid, cell in cells_by_id(nb).items():
+        inside = False
+        for line in cell.source.splitlines():
+            if "### BEGIN SOLUTION" in line or "### END SOLUTION" in line:
+                inside = "BEGIN" in line
+            elif inside and line.strip() and not line.strip().startswith("#"):
+                answers.setdefault(gid, []).append(line.strip())
+    return answers
 
 
 @pytest.mark.parametrize("folder", ["solutions", "course"])

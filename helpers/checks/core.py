@@ -113,6 +113,14 @@ def close(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4) -> st
             where = tuple(int(i) for i in bad.nonzero()[0])
             return f"wrong values (first at index {where}, largest difference {float(diff[bad].max()):.3g})"
         return None
+    if isinstance(expected, tuple):  # several results, e.g. the gradients (dx, dw, db)
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return f"expected a tuple of {len(expected)} values, got {describe(got)}"
+        for i, (g, e) in enumerate(zip(got, expected)):
+            problem = close(g, e, atol, rtol)
+            if problem is not None:
+                return f"value {i} of the tuple: {problem}"
+        return None
     if isinstance(expected, bool) or isinstance(expected, (int, str)):
         integer_like = isinstance(expected, int) and not isinstance(expected, bool) and isinstance(got, np.integer)
         if type(got) is not type(expected) and not integer_like:
