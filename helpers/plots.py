@@ -13,7 +13,7 @@ import torch
 __all__ = ["kernels", "padding_modes", "series", "error_curve", "sliding_window", "dilated_stack",
            "receptive_growth", "image_grid", "bars", "pooling_windows", "invariance_curve",
            "shift_comparison", "receptive_stack", "value_grids", "weight_footprint", "matrix_pattern",
-           "step_size_errors"]
+           "step_size_errors", "shape_flow"]
 
 
 def _np(x):
@@ -358,5 +358,38 @@ def step_size_errors(eps: Sequence[float], errors: Mapping[str, Sequence[float]]
     ax.set(xlabel="step eps", ylabel="relative error vs the exact gradient",
            title=title or "truncation error falls with eps, rounding error grows as eps shrinks")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------- notebook 06 (architectures)
+def shape_flow(rows, title: str = "", kinds: Sequence[str] = ("Conv2d", "MaxPool2d", "AvgPool2d", "Linear",
+                                                                "ConvTranspose2d", "Conv3d")) -> plt.Figure:
+    """The volumes a network passes through, left to right, from ``helpers.inspect_models.trace_shapes`` rows.
+
+    Each 4D output ``(N, C, H, W)`` of a layer in ``kinds`` is a box of height proportional to
+    ``H`` and width growing with ``log2(C)``; a vector ``(N, n)`` is a thin bar. Labels give
+    ``H x W x C`` (the seeds' notation) and the layer kind.
+    """
+    import math
+
+    stages = [(r.kind, r.shape) for r in rows if r.kind in kinds and isinstance(r.shape[0], int)]
+    top = max((s[2] for _, s in stages if len(s) >= 4), default=1)
+    fig, ax = plt.subplots(figsize=(min(16, 1.2 * len(stages) + 2), 3.6))
+    x = 0.0
+    for kind, shape in stages:
+        if len(shape) >= 4:
+            c, h, w = shape[1], shape[-2], shape[-1]
+            height, width, label = 0.15 + 0.85 * h / top, 0.15 + 0.1 * math.log2(c), f"{h}x{w}x{c}"
+            color = "tab:orange" if "Pool" in kind else "tab:blue"
+        else:
+            height, width, label, color = 0.1 + 0.06 * math.log2(shape[-1]), 0.12, f"{shape[-1]}", "tab:green"
+        ax.add_patch(plt.Rectangle((x, -height / 2), width, height, color=color, alpha=0.7))
+        ax.text(x + width / 2, -height / 2 - 0.05, label, ha="center", va="top", fontsize=7, rotation=90)
+        ax.text(x + width / 2, height / 2 + 0.03, kind.replace("2d", ""), ha="center", va="bottom", fontsize=7,
+                rotation=90)
+        x += width + 0.25
+    ax.set(xlim=(-0.2, x), ylim=(-1.15, 1.15), title=title)
+    ax.axis("off")
     fig.tight_layout()
     return fig

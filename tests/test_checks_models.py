@@ -1,0 +1,128 @@
+"""The notebook 06 checks (helpers.checks.models): references pass, every known mistake is
+rejected with its explanation, crashes come with a hint, the seed facts are enforced."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import helpers.checks.models as checks_models
+from check_contract import assert_correct_answer_passes, assert_mistake_rejected, mistakes_of
+from helpers import inspect_models, models
+from helpers.checks.core import CheckFailure
+from nbgrading import solution_sources
+
+
+def _instructor_answers() -> dict:
+    """The solution notebook's answers, defined as a student's cells would define them."""
+    namespace = {"torch": torch, "nn": nn, "F": nn.functional}
+    for source in solution_sources("06_architectures").values():
+        exec(compile(source, "<answer>", "exec"), namespace)
+    return namespace
+
+
+ANSWERS = _instructor_answers()
+
+
+class _OwnLeNet(nn.Module):
+    """LeNet-5 as a class with named parts (the check matches parameters by order, not by name)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c3 = nn.Conv2d(1, 6, 5), nn.Conv2d(6, 16, 5)
+        self.f5, self.f6, self.out = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = nn.functional.avg_pool2d(torch.tanh(self.c1(x)), 2)
+        x = nn.functional.avg_pool2d(torch.tanh(self.c3(x)), 2)
+        return self.out(torch.tanh(self.f6(torch.tanh(self.f5(x.flatten(1))))))
+
+
+REFERENCES = {name: ANSWERS[name] for name in ("count_parameters", "conv_multiplications", "lenet5", "ResidualBlock",
+                                                "Inception", "UpBlock")}
+
+
+def test_a_lenet5_written_as_a_class_passes():
+    checks_models.lenet5(_OwnLeNet)
+    checks_models.grade_lenet5(_OwnLeNet)
+
+
+@pytest.mark.parametrize("name,answer", [
+    ("count_parameters", inspect_models.count_parameters), ("conv_multiplications", inspect_models.conv_multiplications),
+    ("lenet5", models.lenet5), ("ResidualBlock", models.ResidualBlock), ("Inception", models.Inception),
+    ("UpBlock", type("UpBlock", (models.UpBlock,), {}))])
+def test_the_course_answers_may_not_be_called(name, answer):
+    for check in (getattr(checks_models, name), getattr(checks_models, f"grade_{name}")):
+        with pytest.raises(CheckFailure, match="helpers.models and helpers.inspect_models"):
+            check(answer)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_self_check_and_grading_pass_the_reference(name, capsys):
+    assert_correct_answer_passes(checks_models, name, REFERENCES[name], capsys)
+
+
+@pytest.mark.parametrize("name,mistake", mistakes_of(checks_models),
+                         ids=[f"{n}-{m.name}" for n, m in mistakes_of(checks_models)])
+def test_every_known_mistake_is_rejected_and_explained(name, mistake):
+    assert_mistake_rejected(checks_models, name, mistake)
+
+
+def test_every_exercise_has_at_least_three_known_mistakes():
+    assert set(checks_models.MISTAKES) == set(REFERENCES)
+    assert all(len(ms) >= 3 for ms in checks_models.MISTAKES.values())
+
+
+class _PoolStride3(models.Inception):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.branch_pool[0] = nn.MaxPool2d(3, padding=1)
+
+
+class _UnpaddedInception(models.Inception):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.branch5[2].padding = (1, 1)
+
+
+class _UpBilinear(models.UpBlock):
+    """Upsampling by interpolation with the transposed convolution's weights left unused: sizes still fine."""
+
+    def forward(self, x, skip):
+        up = nn.functional.interpolate(self.up(x), scale_factor=1.5)
+        return self.conv(torch.cat([up, skip], dim=1))
+
+
+def _padded_lenet():
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(),
+                         nn.AvgPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(),
+                         nn.Linear(84, 10))
+
+
+@pytest.mark.parametrize("name,answer,hint", [
+    ("Inception", _UnpaddedInception, "padding=2 for the 5x5"),
+    ("Inception", _PoolStride3, "its stride defaults to the kernel size"),
+    ("UpBlock", _UpBilinear, "doubles H and W exactly"),
+    ("lenet5", _padded_lenet, "valid (no padding)"),
+])
+def test_a_crash_comes_with_a_hint(name, answer, hint):
+    for check in (getattr(checks_models, name), getattr(checks_models, f"grade_{name}")):
+        with pytest.raises(CheckFailure, match="hint") as failure:
+            check(answer)
+        assert hint in str(failure.value)
+
+
+def test_an_unwritten_answer_says_not_implemented():
+    def todo(*args):
+        raise NotImplementedError()
+
+    for name in REFERENCES:
+        with pytest.raises(CheckFailure, match="not implemented"):
+            getattr(checks_models, name)(todo)
+
+
+def test_grading_enforces_the_seed_facts():
+    with pytest.raises(CheckFailure):
+        checks_models.grade_count_parameters(lambda model, trainable_only=False: 138_357_544)
+    assert inspect_models.conv_multiplications((192, 28, 28), 32, 5, padding=2) == 120_422_400
