@@ -1,0 +1,171 @@
+"""nbgrader preprocessors that make autograding fair to one student without affecting another.
+
+They replace or join nbgrader's own in the ``Autograde.autograde_preprocessors`` chain
+(:func:`helpers.instructor.course.grading_config`); each is a small subclass of nbgrader's or
+nbconvert's classes:
+
+- :class:`ResilientExecute`: nbgrader's ``Execute``; when the kernel dies (``os._exit``, ``exit()``,
+  a crash, memory exhausted) the cell that killed it gets an error (0 points if it is a test cell),
+  a new kernel replays the cells before it and grading goes on after it. nbgrader alone drops the
+  whole submission.
+  Before each test cell it makes the hidden tests import the checks from disk again (a notebook
+  that replaced ``helpers.checks.fresh`` or the import hook cannot answer for them).
+- :class:`CapOutput`: bounds the text a cell keeps (nbgrader's ``LimitOutput`` counts lines only,
+  so one gigantic line stays gigantic) and stops collecting output while the kernel is still
+  printing.
+- :class:`StderrIsNotAFailure`: a test cell fails by raising, never by printing; nbgrader scores any
+  stderr text of a test cell 0, so a correct answer that warns would lose its points.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from nbclient.exceptions import DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbgrader import utils
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbclient import NotebookClient
+from traitlets import Integer
+
+KERNEL_DIED = "KernelDied"
+# Run, silently, before every test cell: the hidden tests import the checks from disk again
+# (`from helpers.checks import fresh`), not from modules or an import hook the notebook replaced.
+# The call returns what the notebook had replaced, for the report.
+GUARD = """\
+def __grader_guard():
+    import builtins, importlib._bootstrap, sys
+    found = []
+    if getattr(builtins.__import__, "__module__", None) not in ("builtins", "importlib._bootstrap"):
+        found.append("builtins.__import__")
+        builtins.__import__ = importlib._bootstrap.__import__
+    for name in [n for n in list(sys.modules) if n == "helpers" or n.startswith("helpers.")]:
+        module = sys.modules.pop(name)
+        found += [f"{name}.{attr}" for attr, value in list(vars(module).items())
+                  if getattr(value, "__module__", None) == "__main__" or type(value).__module__ == "types"]
+    return found
+"""
+REPLACED = "grader: replaced by the notebook, so ignored by the hidden tests:"
+NOT_RUN = "NotRun"
+TRUNCATED = "... output truncated by the grader ..."
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _is_test(cell: NotebookNode) -> bool:
+    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
+
+
+def _timed_out(cell: NotebookNode) -> bool:
+    return any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in cell.get("outputs", []))
+
+
+class ResilientExecute(Execute):
+    """nbgrader's ``Execute`` that survives a dead kernel: the killing cell fails, the rest is graded."""
+
+    max_restarts = Integer(8, help="kernel deaths tolerated per notebook; later cells are marked not run").tag(config=True)
+    max_output_chars = Integer(200_000, help="printed characters collected per cell while it runs").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._output_chars: dict[int, int] = {}
+        self._check_assign_resources(resources)
+        skip: set[int] = set()  # cells that killed the kernel or ran out of time: never replayed
+        start, restarts = 0, 0
+        while start < len(self.nb.cells):
+            current = start
+            try:
+                with self.setup_kernel():
+                    info = self.wait_for_reply(self.kc.kernel_info())
+                    self.nb.metadata["language_info"] = info["content"]["language_info"]
+                    for index in range(start):  # rebuild the state the following cells need (tests define nothing)
+                        cell = self.nb.cells[index]
+                        if index not in skip and cell.cell_type == "code" and not _is_test(cell):
+                            current = index
+                            self._output_chars.pop(index, None)
+                            self.execute_cell(copy.deepcopy(cell), index, store_history=False)
+                            self.nb.cells[index] = cell  # nbclient stores the replayed copy: keep the graded run
+                    for index in range(start, len(self.nb.cells)):
+                        current = index
+                        self.preprocess_cell(self.nb.cells[index], resources, index)
+                        if _timed_out(self.nb.cells[index]):
+                            skip.add(index)
+                break
+            except DeadKernelError:
+                restarts += 1
+                skip.add(current)
+                cell = self.nb.cells[current]
+                if current >= start:
+                    cell.setdefault("outputs", []).append(_error(
+                        KERNEL_DIED, "the kernel died while this cell ran (os._exit, exit(), a crash or memory "
+                                     "exhausted); the cells after it ran in a new kernel"))
+                start = max(start, current + 1)
+                if restarts > self.max_restarts:
+                    self._mark_not_run(start)
+                    break
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    def preprocess_cell(self, cell, resources, index):
+        if not _is_test(cell):
+            return super().preprocess_cell(cell, resources, index)
+        reply = self.wait_for_reply(self.kc.execute(GUARD, silent=True, store_history=False, allow_stdin=False,
+                                                    user_expressions={"found": "__grader_guard()"}))
+        found = ((reply or {}).get("content", {}).get("user_expressions", {}).get("found", {})
+                 .get("data", {}).get("text/plain", "[]"))
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        if found != "[]":
+            cell.outputs.append(NotebookNode(output_type="stream", name="stdout", text=f"{REPLACED} {found}\n"))
+        return cell, resources
+
+    def _mark_not_run(self, start: int) -> None:
+        for cell in self.nb.cells[start:]:
+            if cell.cell_type == "code":
+                cell.outputs = [_error(NOT_RUN, f"not run: the kernel died more than {self.max_restarts} times")]
+
+    def output(self, outs, msg, display_id, cell_index):
+        """Stop collecting a cell's printed text past ``max_output_chars`` (the kernel may print forever)."""
+        size = len(str(msg.get("content", {}).get("text", "")))
+        seen = self._output_chars.get(cell_index, 0) + size
+        self._output_chars[cell_index] = seen
+        if seen > self.max_output_chars and msg["msg_type"] == "stream":
+            if seen - size <= self.max_output_chars:  # the first output dropped: say so, once
+                outs.append(NotebookNode(output_type="display_data", metadata={}, data={
+                    "text/plain": f"{TRUNCATED} (more than {self.max_output_chars} characters)"}))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+class CapOutput(NbGraderPreprocessor):
+    """Truncate each output's text to ``max_chars`` characters (after nbgrader's ``LimitOutput``)."""
+
+    max_chars = Integer(20_000, help="characters kept per output").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream" and len(output.text) > self.max_chars:
+                output.text = output.text[:self.max_chars] + f"\n{TRUNCATED}\n"
+            for key, value in output.get("data", {}).items():
+                if isinstance(value, str) and len(value) > self.max_chars:
+                    output.data[key] = value[:self.max_chars] + f"\n{TRUNCATED}"
+        return cell, resources
+
+
+class StderrIsNotAFailure(NbGraderPreprocessor):
+    """In a test cell that raised nothing, stderr text (warnings, progress bars) is shown as stdout."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if _is_test(cell):
+            outputs = cell.get("outputs", [])
+            if not any(o.output_type == "error" for o in outputs):
+                for output in outputs:
+                    if output.output_type == "stream" and output.name == "stderr":
+                        output.name = "stdout"
+        return cell, resources
+
+
+__all__ = ["ResilientExecute", "CapOutput", "StderrIsNotAFailure", "KERNEL_DIED", "NOT_RUN", "TRUNCATED", "GUARD",
+           "REPLACED"]
