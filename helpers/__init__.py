@@ -1,8 +1,12 @@
 """The library the course notebooks import.
 
 One module per course concept: ``device`` (device, seeds, budget), ``signals`` (1D convolution),
-``conv`` (2D convolution), ``features`` (edge kernels and features), ``pooling``, ``data``
-(offline images), ``plots``, ``widgets``, ``checks`` (self-checks and grading checks).
+``conv`` (2D convolution), ``features`` (edge kernels and features), ``pooling``, ``backprop``
+(each forward beside its backward), ``data`` (offline images and digits), ``augment``
+(augmentation), ``training`` (loaders, epochs, early stopping, fit), ``models`` (the case-study
+architectures) and ``inspect_models`` (parameter, shape and multiplication counts), ``plots``,
+``widgets``, ``checks`` (self-checks and grading checks). ``instructor`` is the grading tool
+behind the ``cnn-course`` command.
 ``setup_notebook`` is the one call at the top of every notebook.
 """
 

@@ -16,6 +16,8 @@ R^2: circle pi ~ 3.14, square 2, triangle 1.30, star 1.18.
 from __future__ import annotations
 
 import math
+import os
+from dataclasses import dataclass
 
 import numpy as np
 import skimage.color
@@ -148,3 +150,183 @@ def _check_shape_args(n, size, kinds, seed, noise, min_scale, max_scale, rotate)
         raise ValueError(f"{where}: need 0 < min_scale <= max_scale <= 1, got min_scale={min_scale}, "
                          f"max_scale={max_scale}")
     return kinds
+
+
+# ================================================================ digits (offline) and MNIST (opt-in)
+# scikit-learn's 1797 real handwritten 8x8 digits ship with the package: no download. MNIST and
+# Fashion-MNIST come through torchvision only when asked for (download=True) on a machine online.
+DIGIT_CLASSES = tuple(str(k) for k in range(10))
+TORCHVISION_DATASETS = {"MNIST": tuple(str(k) for k in range(10)),
+                        "FashionMNIST": ("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
+                                         "sneaker", "bag", "ankle boot")}
+__all__ += ["DIGIT_CLASSES", "TORCHVISION_DATASETS", "Split", "DatasetUnavailable", "load_digits", "load_torchvision",
+            "stratified_split"]
+
+
+class DatasetUnavailable(RuntimeError):
+    """An opt-in dataset is not on disk and could not be downloaded (offline, or download=False)."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """A dataset split once into training, validation and test sets.
+
+    ``x_*``: (N, 1, H, W) float images in [0, 1]; ``y_*``: (N,) long labels; ``classes``: the
+    class names, ``classes[k]`` for label ``k``. All tensors live on the CPU.
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return (f"Split(train={len(self.y_train)}, val={len(self.y_val)}, test={len(self.y_test)}, "
+                f"image={tuple(self.x_train.shape[1:])}, classes={len(self.classes)})")
+
+
+def stratified_split(y: torch.Tensor, fractions, seed: int = 0) -> list[torch.Tensor]:
+    """Indices that split the samples into parts with the same class proportions.
+
+    Args:
+        y: (N,) integer labels.
+        fractions: the share of each part but the first, e.g. ``(0.2, 0.2)`` for
+            train / validation / test = 60 / 20 / 20 %; the first part takes the rest.
+        seed: seeds the permutation of each class.
+
+    Returns:
+        one (N_part,) long index tensor per part (``len(fractions) + 1`` of them), each in a
+        random order; together they hold every index once.
+    """
+    check.integer("stratified_split", "seed", seed)
+    fractions = tuple(fractions)
+    if any(isinstance(f, bool) or not isinstance(f, (int, float)) or f < 0 for f in fractions) or sum(fractions) >= 1:
+        raise ValueError(f"stratified_split: fractions must be numbers >= 0 that sum to less than 1, got {fractions}")
+    gen = torch.Generator().manual_seed(seed)
+    parts: list[list[torch.Tensor]] = [[] for _ in range(len(fractions) + 1)]
+    for label in torch.unique(y).tolist():
+        members = torch.nonzero(y == label).flatten()
+        members = members[torch.randperm(len(members), generator=gen)]
+        start = len(members)
+        for k in range(len(fractions), 0, -1):   # the last parts first; the first part keeps the rest
+            count = round(fractions[k - 1] * len(members))
+            parts[k].append(members[start - count:start])
+            start -= count
+        parts[0].append(members[:start])
+    out = []
+    for chunks in parts:
+        indices = torch.cat(chunks)
+        out.append(indices[torch.randperm(len(indices), generator=gen)])
+    return out
+
+
+def _resized(x: torch.Tensor, size) -> torch.Tensor:
+    if size is None or tuple(x.shape[-2:]) == check.pair("load", "size", size, minimum=1):
+        return x
+    return torch.nn.functional.interpolate(x, size=check.pair("load", "size", size, minimum=1), mode="bilinear",
+                                           align_corners=False).clamp(0.0, 1.0)
+
+
+def _split(x: torch.Tensor, y: torch.Tensor, val_fraction: float, test_fraction: float, seed: int,
+           classes: tuple[str, ...]) -> Split:
+    train, val, test = stratified_split(y, (val_fraction, test_fraction), seed)
+    return Split(x[train], y[train], x[val], y[val], x[test], y[test], classes)
+
+
+def load_digits(size=None, seed: int = 0, val_fraction: float = 0.2, test_fraction: float = 0.2,
+                dtype: torch.dtype = torch.float32) -> Split:
+    """scikit-learn's 1797 handwritten digits (8x8, 10 classes), offline, split once with a fixed seed.
+
+    Args:
+        size: None keeps 8x8; an int or ``(h, w)`` resizes with bilinear interpolation
+            (``F.interpolate``), e.g. 16 or 28 for a model that expects larger images.
+        seed: seeds the stratified split (same seed, same split on every machine).
+        val_fraction, test_fraction: shares of each class put in the validation and test sets.
+        dtype: floating-point dtype of the images.
+
+    Returns:
+        a :class:`Split`: ``x_*`` (N, 1, H, W) in [0, 1] (the raw 0..16 grey levels / 16),
+        ``y_*`` (N,) long; 60/20/20 % of each class by default (1079 / 359 / 359 images).
+    """
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    dtype = check.float_dtype("load_digits", dtype)
+    bunch = sklearn_digits()
+    x = torch.as_tensor(bunch.images, dtype=dtype)[:, None] / 16.0
+    y = torch.as_tensor(bunch.target, dtype=torch.long)
+    return _split(_resized(x, size), y, val_fraction, test_fraction, seed, DIGIT_CLASSES)
+
+
+def _default_root() -> str:
+    import os
+
+    return os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "cnn-course")
+
+
+def _download_atomically(cls, root: str, name: str) -> None:
+    """Download ``name`` into a temporary folder beside ``root/name`` and move it there in one step."""
+    import os
+    import shutil
+    import tempfile
+
+    os.makedirs(root, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{name}-download-", dir=root)
+    try:
+        for train in (True, False):   # torchvision checks each file's MD5 checksum after downloading
+            cls(staging, train=train, download=True)
+        os.replace(os.path.join(staging, name), os.path.join(root, name))
+    except Exception as exc:
+        raise DatasetUnavailable(
+            f"load_torchvision: could not download {name} ({type(exc).__name__}: {exc}). This machine may be "
+            "offline; the course works without it: use data.load_digits() instead.") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def load_torchvision(name: str = "MNIST", root: str | None = None, download: bool = False, size=None,
+                     seed: int = 0, val_fraction: float = 1 / 6, limit: int | None = None) -> Split:
+    """MNIST or Fashion-MNIST through torchvision, opt-in (nothing in the course needs it).
+
+    Args:
+        name: ``"MNIST"`` or ``"FashionMNIST"``.
+        root: folder of the files; None means ``~/.cache/cnn-course`` (``$XDG_CACHE_HOME`` respected).
+        download: fetch the files when they are missing. The download goes to a temporary folder,
+            torchvision checks the MD5 checksum of every file, and the folder is moved into place
+            in one step, so an interrupted download never leaves a half-written dataset.
+        size: None keeps 28x28; an int or ``(h, w)`` resizes bilinearly.
+        seed: seeds the stratified train/validation split of the official training set.
+        val_fraction: share of the official training set kept for validation (the test set is the
+            official one).
+        limit: keep at most this many training images (after the split), for quick runs.
+
+    Returns:
+        a :class:`Split` of (N, 1, H, W) float32 images in [0, 1] and (N,) long labels.
+
+    Raises:
+        DatasetUnavailable: the files are missing and ``download`` is False, or the download
+            failed (for instance offline), with a message that says what to do.
+    """
+    import os
+
+    import torchvision.datasets
+
+    check.choice("load_torchvision", "name", name, tuple(TORCHVISION_DATASETS))
+    check.boolean("load_torchvision", "download", download)
+    root = _default_root() if root is None else os.fspath(root)
+    cls = getattr(torchvision.datasets, name)
+    if not os.path.isdir(os.path.join(root, name)):
+        if not download:
+            raise DatasetUnavailable(f"load_torchvision: {name} is not in {root}. Call load_torchvision({name!r}, "
+                                     "download=True) on a machine with internet access, or use data.load_digits() "
+                                     "(offline).")
+        _download_atomically(cls, root, name)
+    train, test = cls(root, train=True), cls(root, train=False)
+    x = _resized(train.data[:, None].float() / 255.0, size)
+    x_test = _resized(test.data[:, None].float() / 255.0, size)
+    split = _split(x, train.targets.long(), val_fraction, 0.0, seed, TORCHVISION_DATASETS[name])
+    keep = slice(None) if limit is None else slice(check.integer("load_torchvision", "limit", limit, minimum=1))
+    return Split(split.x_train[keep], split.y_train[keep], split.x_val, split.y_val, x_test, test.targets.long(),
+                 split.classes)

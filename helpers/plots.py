@@ -13,7 +13,7 @@ import torch
 __all__ = ["kernels", "padding_modes", "series", "error_curve", "sliding_window", "dilated_stack",
            "receptive_growth", "image_grid", "bars", "pooling_windows", "invariance_curve",
            "shift_comparison", "receptive_stack", "value_grids", "weight_footprint", "matrix_pattern",
-           "step_size_errors", "shape_flow"]
+           "step_size_errors", "shape_flow", "confusion", "curves", "augmentation_rows"]
 
 
 def _np(x):
@@ -391,5 +391,55 @@ def shape_flow(rows, title: str = "", kinds: Sequence[str] = ("Conv2d", "MaxPool
         x += width + 0.25
     ax.set(xlim=(-0.2, x), ylim=(-1.15, 1.15), title=title)
     ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------ notebook 05: training a CNN
+def confusion(matrix: torch.Tensor, classes: Sequence[str], title: str = "confusion matrix") -> plt.Figure:
+    """A (K, K) count matrix (rows: true class, columns: predicted class), each count written in its cell."""
+    m = _np(matrix)
+    fig, ax = plt.subplots(figsize=(0.45 * len(classes) + 2, 0.45 * len(classes) + 1.5))
+    ax.imshow(m, cmap="Blues")
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            if m[i, j]:
+                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if m[i, j] > m.max() / 2 else "black")
+    ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes,
+           xlabel="predicted", ylabel="true", title=title)
+    ax.grid(False)
+    fig.tight_layout()
+    return fig
+
+
+def curves(named: Mapping[str, Sequence[float]], title: str = "", xlabel: str = "epoch", ylabel: str = "",
+           log: bool = False) -> plt.Figure:
+    """One line per named sequence of values, against 1, 2, ... (e.g. a loss per epoch for each optimizer)."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for name, values in named.items():
+        ax.plot(range(1, len(values) + 1), list(values), marker="o", markersize=3, label=name)
+    if log:
+        ax.set_yscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def augmentation_rows(rows: Mapping[str, torch.Tensor], size: float = 1.2) -> plt.Figure:
+    """One row per named batch (N, 1, H, W) of the same images, on a fixed [0, 1] grey scale.
+
+    The scale is fixed (0 black, 1 white), so brightness and contrast changes stay visible.
+    """
+    n = max(len(batch) for batch in rows.values())
+    fig, axes = plt.subplots(len(rows), n, figsize=(size * n + 1.2, size * len(rows)), squeeze=False)
+    for r, (name, batch) in enumerate(rows.items()):
+        for k, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if k < len(batch):
+                ax.imshow(_np(batch[k].reshape(batch[k].shape[-2:])), cmap="gray", vmin=0.0, vmax=1.0)
+        axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
     fig.tight_layout()
     return fig

@@ -1,0 +1,140 @@
+"""The notebook 05 checks (helpers.checks.training): correct answers pass, every known mistake is
+rejected with its explanation, and answers that call the course's own references are caught."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import helpers.checks.training as checks_training
+from check_contract import assert_correct_answer_passes, assert_mistake_rejected, mistakes_of
+from helpers import augment, data, training
+from helpers.checks.core import CheckFailure
+
+
+def _own_ce(logits, targets):
+    shifted = logits - logits.max(dim=1, keepdim=True).values
+    return -(targets * (shifted - shifted.exp().sum(dim=1, keepdim=True).log())).sum(dim=1).mean()
+
+
+def _own_cnn(dropout=0.25):
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(128, 64), nn.ReLU(), nn.Dropout(dropout), nn.Linear(64, 10))
+
+
+def _own_epoch(model, loader, loss_fn, optimizer):
+    model.train()
+    total, correct, seen = 0.0, 0, 0
+    for x, y in loader:
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(y)
+        correct += (logits.argmax(dim=1) == y).sum().item()
+        seen += len(y)
+    return total / seen, correct / seen
+
+
+def _own_evaluate(model, loader, loss_fn):
+    was_training = model.training
+    model.eval()
+    total, correct, seen = 0.0, 0, 0
+    with torch.no_grad():
+        for x, y in loader:
+            logits = model(x)
+            total += loss_fn(logits, y).item() * len(y)
+            correct += (logits.argmax(dim=1) == y).sum().item()
+            seen += len(y)
+    model.train(was_training)
+    return total / seen, correct / seen
+
+
+class _OwnStopper:
+    def __init__(self, patience, min_delta=0.0):
+        self.patience, self.min_delta = patience, min_delta
+        self.best_loss, self.best_epoch, self.counter, self.epoch, self.best_state = float("inf"), -1, 0, 0, None
+
+    def step(self, val_loss, model):
+        if val_loss < self.best_loss - self.min_delta:
+            self.best_loss, self.best_epoch, self.counter = val_loss, self.epoch, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+        else:
+            self.counter += 1
+        self.epoch += 1
+        return self.counter >= self.patience
+
+    def restore(self, model):
+        model.load_state_dict(self.best_state)
+
+
+def _own_shift(x, max_shift, generator):
+    n, _, h, w = x.shape
+    padded = F.pad(x, (max_shift,) * 4)
+    offsets = torch.randint(0, 2 * max_shift + 1, (n, 2), generator=generator)
+    return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets.tolist())])
+
+
+REFERENCES = {"softmax_cross_entropy": _own_ce, "build_cnn": _own_cnn, "train_one_epoch": _own_epoch,
+              "evaluate": _own_evaluate, "EarlyStopping": _OwnStopper, "random_shift": _own_shift}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_self_check_and_grading_pass_a_correct_answer(name, capsys):
+    assert_correct_answer_passes(checks_training, name, REFERENCES[name], capsys)
+
+
+@pytest.mark.parametrize("name,mistake", mistakes_of(checks_training),
+                         ids=[f"{n}-{m.name}" for n, m in mistakes_of(checks_training)])
+def test_every_known_mistake_is_rejected_and_explained(name, mistake):
+    assert_mistake_rejected(checks_training, name, mistake)
+
+
+@pytest.mark.parametrize("name,answer", [
+    ("softmax_cross_entropy", lambda z, t: F.cross_entropy(z, t)),
+    ("build_cnn", lambda dropout=0.25: training.digits_cnn(dropout)),
+    ("train_one_epoch", lambda m, l, f, o: training.train_epoch(m, l, f, o)),
+    ("evaluate", lambda m, l, f: training.evaluate(m, l, f)),
+    ("random_shift", lambda x, m, g: augment.random_shift(x, m, g)),
+])
+def test_grading_rejects_calling_the_reference(name, answer):
+    with pytest.raises(CheckFailure, match="yourself|from scratch"):
+        getattr(checks_training, f"grade_{name}")(answer)
+
+
+def test_grading_rejects_a_subclass_of_the_reference_stopper():
+    class Mine(training.EarlyStopping):
+        pass
+
+    with pytest.raises(CheckFailure, match="yourself"):
+        checks_training.grade_EarlyStopping(Mine)
+
+
+@pytest.fixture(scope="module")
+def split():
+    return data.load_digits(seed=0)
+
+
+def test_final_model_accepts_a_trained_model_and_rejects_an_untrained_one(split, capsys):
+    torch.manual_seed(0)
+    model = training.digits_cnn()
+    with pytest.raises(CheckFailure, match="below"):
+        checks_training.final_model(model, split)
+    with pytest.raises(CheckFailure, match="below"):
+        checks_training.grade_final_model(model)
+    loader = training.make_loader(split.x_train, split.y_train, batch_size=32)
+    training.fit(model, loader, optimizer=torch.optim.Adam(model.parameters(), 3e-3), epochs=15, progress=False)
+    checks_training.final_model(model, split)
+    assert "final_model passed" in capsys.readouterr().out
+    checks_training.grade_final_model(model)
+
+
+def test_final_model_refuses_a_huge_model():
+    with pytest.raises(CheckFailure, match="100,000"):
+        checks_training.grade_final_model(nn.Linear(1000, 1000))
