@@ -1,4 +1,6 @@
-"""Offline images: generated shapes (circle, star, square, triangle) and scikit-image's sample photographs.
+"""Offline images: generated shapes (circle, star, square, triangle), scikit-image's sample photographs,
+letters rendered from the fonts inside matplotlib (:func:`glyph_images`, notebook 07's source and target tasks)
+and scikit-learn's handwritten digits.
 
 Nothing here touches the network. :func:`shape_images` draws its random numbers from a seeded
 ``torch.Generator`` (the same stream on every machine) and rasterises each shape on a 4x finer
@@ -15,6 +17,7 @@ R^2: circle pi ~ 3.14, square 2, triangle 1.30, star 1.18.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -330,3 +333,112 @@ def load_torchvision(name: str = "MNIST", root: str | None = None, download: boo
     keep = slice(None) if limit is None else slice(check.integer("load_torchvision", "limit", limit, minimum=1))
     return Split(split.x_train[keep], split.y_train[keep], split.x_val, split.y_val, x_test, test.targets.long(),
                  split.classes)
+
+
+# ----------------------------------------------------------------------------- rendered glyphs
+# Letters drawn with the fonts that ship inside matplotlib (no download), in random pose, size,
+# contrast and noise: the source and target tasks of notebook 07 (transfer learning).
+GLYPH_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSerif.ttf",
+               "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSansMono.ttf", "STIXGeneral.ttf",
+               "STIXGeneralBol.ttf", "STIXGeneralItalic.ttf")
+SOURCE_GLYPHS = "ABCDEFGHJKLMNPRSTUVY"      # the source task: 20 letters
+TARGET_GLYPHS = "abdhq"                     # the target task: 5 lowercase letters the source never saw
+GLYPH_CANVAS = 64                           # side of the square a template is drawn on, in pixels
+GLYPH_FILL = 0.8                            # the glyph's longer side, as a fraction of the canvas
+
+__all__ += ["GLYPH_FONTS", "SOURCE_GLYPHS", "TARGET_GLYPHS", "glyph_template", "glyph_images"]
+
+
+@functools.lru_cache(maxsize=None)
+def glyph_template(char: str, font: str = "DejaVuSans.ttf") -> torch.Tensor:
+    """One character of a matplotlib font, centred, white on black: (64, 64) float32 in [0, 1].
+
+    The glyph's bounding box is scaled so its longer side fills ``GLYPH_FILL`` of the canvas (its
+    proportions kept) and centred. Drawn once per (char, font) and cached.
+    """
+    if not isinstance(char, str) or len(char) != 1 or char.isspace():
+        raise ValueError(f"glyph_template: char must be one visible character, got {char!r}")
+    check.choice("glyph_template", "font", font, GLYPH_FONTS)
+    from matplotlib import ft2font, get_data_path
+
+    face = ft2font.FT2Font(os.path.join(get_data_path(), "fonts", "ttf", font))
+    face.set_size(96, 72)                                   # 96 px high, then scaled down
+    face.set_text(char)
+    face.draw_glyphs_to_bitmap(antialiased=True)
+    bitmap = np.asarray(face.get_image(), dtype=np.float64) / 255.0
+    rows, cols = np.nonzero(bitmap > 0.05)
+    if rows.size == 0:
+        raise ValueError(f"glyph_template: font {font} draws nothing for {char!r}")
+    bitmap = bitmap[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    side = GLYPH_FILL * GLYPH_CANVAS / max(bitmap.shape)
+    h, w = (max(1, round(side * n)) for n in bitmap.shape)
+    small = skimage.transform.resize(bitmap, (h, w), anti_aliasing=True)
+    canvas = np.zeros((GLYPH_CANVAS, GLYPH_CANVAS))
+    top, left = (GLYPH_CANVAS - h) // 2, (GLYPH_CANVAS - w) // 2
+    canvas[top:top + h, left:left + w] = small
+    return torch.from_numpy(np.clip(canvas, 0.0, 1.0)).float()
+
+
+def glyph_images(n: int, chars: str = SOURCE_GLYPHS, size: int = 28, seed: int = 0, noise: float = 0.08,
+                 max_angle: float = 20.0, min_scale: float = 0.6, max_scale: float = 1.0,
+                 fonts=GLYPH_FONTS, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """A balanced, labelled data set of letters in random fonts and poses, with noise.
+
+    Each image draws, from a seeded ``torch.Generator`` (the same images on every machine): a font
+    from ``fonts``; a rotation in ``[-max_angle, max_angle]`` degrees; a size ``scale`` (the
+    glyph's longer side is about ``0.8 * scale`` of the image); a shift that keeps it inside; a
+    background level in [0, 0.3] and a stroke level in [0.6, 1]; then Gaussian noise of standard
+    deviation ``noise``, clipped to [0, 1]. It is resampled (bilinear, 2x supersampled) from the
+    cached :func:`glyph_template`.
+
+    Args:
+        n: number of images; labels cycle through ``chars`` (0, 1, ..., 0, 1, ...).
+        chars: the classes, one character each; label ``k`` means ``chars[k]``.
+        size: height and width in pixels (>= 8).
+        seed: the same seed gives the same images on any machine.
+    Returns:
+        images: (n, 1, size, size) in [0, 1] with ``dtype``; labels: (n,) int64.
+    """
+    chars, fonts = _check_glyph_args(n, chars, size, seed, noise, max_angle, min_scale, max_scale, fonts)
+    dtype = check.float_dtype("glyph_images", dtype)
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % len(chars)
+    font = torch.randint(len(fonts), (n,), generator=gen)
+    angle = torch.deg2rad((2 * torch.rand(n, generator=gen) - 1) * max_angle)
+    scale = min_scale + (max_scale - min_scale) * torch.rand(n, generator=gen)
+    shift = 0.7 * (2 * torch.rand(n, 2, generator=gen) - 1) * (1 - GLYPH_FILL * scale)[:, None].clamp(min=0)
+    low = 0.3 * torch.rand(n, 1, 1, 1, generator=gen)
+    high = 0.6 + 0.4 * torch.rand(n, 1, 1, 1, generator=gen)
+    speckle = torch.randn(n, 1, size, size, generator=gen)
+    templates = torch.stack([glyph_template(chars[c], fonts[f]) for c, f in zip(labels.tolist(), font.tolist())])
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    # output (x, y) in [-1, 1] -> template coordinates: rotate and zoom about the shifted centre
+    rotation = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)      # (n, 2, 2)
+    theta = torch.cat([rotation, -(rotation @ shift[:, :, None])], dim=2)                     # (n, 2, 3)
+    grid = torch.nn.functional.affine_grid(theta, [n, 1, 2 * size, 2 * size], align_corners=False)
+    glyphs = torch.nn.functional.grid_sample(templates[:, None], grid, align_corners=False)
+    glyphs = torch.nn.functional.avg_pool2d(glyphs, 2)
+    images = low + (high - low) * glyphs + noise * speckle
+    return images.clamp(0.0, 1.0).to(dtype), labels
+
+
+def _check_glyph_args(n, chars, size, seed, noise, max_angle, min_scale, max_scale, fonts):
+    where = "glyph_images"
+    check.integer(where, "n", n, minimum=1)
+    check.integer(where, "size", size, minimum=8)
+    check.integer(where, "seed", seed)
+    if not isinstance(chars, str) or not chars or len(set(chars)) != len(chars):
+        raise ValueError(f"{where}: chars must be a string of distinct characters such as 'ABC', got {chars!r}")
+    fonts = (fonts,) if isinstance(fonts, str) else tuple(fonts)
+    if not fonts:
+        raise ValueError(f"{where}: fonts must name at least one of {GLYPH_FONTS}")
+    for font in fonts:
+        check.choice(where, "each of fonts", font, GLYPH_FONTS)
+    for name, value in (("noise", noise), ("max_angle", max_angle), ("min_scale", min_scale),
+                        ("max_scale", max_scale)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"{where}: {name} must be a number >= 0, got {value!r}")
+    if not 0 < min_scale <= max_scale <= 1.25:
+        raise ValueError(f"{where}: need 0 < min_scale <= max_scale <= 1.25, got min_scale={min_scale}, "
+                         f"max_scale={max_scale}")
+    return chars, fonts

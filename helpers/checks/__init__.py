@@ -1,5 +1,6 @@
 """Self-checks and grading checks, one module per notebook concept (``signals`` for notebook 01,
-``conv2d`` for 02, ``pooling`` for 03, ``backprop`` for 04, ``training`` for 05 and ``models`` for 06).
+``conv2d`` for 02, ``pooling`` for 03, ``backprop`` for 04, ``training`` for 05, ``models`` for 06,
+``transfer`` for 07).
 
 The notebooks call the visible self-checks directly, ``checks.signals.conv1d(conv1d)``.
 Hidden tests instead take a fresh copy, ``fresh("signals").grade_conv1d(conv1d)``: it is loaded
@@ -16,9 +17,9 @@ import os
 import sys
 import types
 
-from . import backprop, conv2d, core, models, pooling, signals, training
+from . import backprop, conv2d, core, models, pooling, signals, training, transfer
 
-__all__ = ["core", "signals", "conv2d", "pooling", "backprop", "training", "models", "fresh"]
+__all__ = ["core", "signals", "conv2d", "pooling", "backprop", "training", "models", "transfer", "fresh"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 _counter = itertools.count()

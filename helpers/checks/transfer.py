@@ -1,0 +1,637 @@
+"""Checks for notebook 07 (transfer learning).
+
+Each exercise has a visible self-check (``freeze``, ``replace_head``, ``extract_features``,
+``param_groups``, ``precision_at_k``, ``fine_tune``) that prints what it checked, and a grading
+check (``grade_<exercise>``) for the hidden tests. Exercises that change a model in place are
+compared through an *outcome*: a few readable lines (which blocks are frozen, which are in eval
+mode, what one training step changed), so a counterexample says what differs.
+``MISTAKES`` lists the known wrong answers that explain a failure.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .. import transfer as ref
+from . import core
+from .core import Case, CheckFailure, Mistake
+
+MISTAKES: dict[str, list[Mistake]] = {}
+MARGIN = 0.10            # graded: fine-tuned beats from scratch by 10 points at 10 labels per class
+
+
+class _Net(ref.SourceNet):
+    """A small SourceNet that prints in one line in a counterexample."""
+
+    def __repr__(self) -> str:
+        frozen = [n for n, c in self.named_children() if _flags(c) == "frozen"]
+        return (f"SourceNet(width {self.block1[0].out_channels}, {self.head.out_features} classes, "
+                f"{'train' if self.training else 'eval'} mode, frozen: {', '.join(frozen) or 'none'})")
+
+
+def _model(seed: int = 0, classes: int = 3, width: int = 4, train: bool = True) -> ref.SourceNet:
+    torch.manual_seed(seed)
+    model = _Net(classes, width).double()
+    with torch.no_grad():                         # BatchNorm statistics that are not the defaults
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+    return model.train(train)
+
+
+def _images(n: int = 6, size: int = 12, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 1, size, size, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def _flags(module: nn.Module) -> str:
+    flags = [p.requires_grad for p in module.parameters()]
+    return "no parameters" if not flags else "trainable" if all(flags) else "frozen" if not any(flags) else \
+        "partly frozen (" + ", ".join(n for n, p in module.named_parameters() if p.requires_grad) + " trainable)"
+
+
+def _one_step(model: nn.Module) -> dict[str, tuple[bool, bool]]:
+    """model.train() (as every training loop does), one SGD step; what changed, per child."""
+    before = copy.deepcopy(model.state_dict())
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    x = _images(4, 12, seed=5).to(next(model.parameters()).dtype)
+    y = torch.arange(4) % model(x[:1]).shape[1]
+    if params:
+        optimizer = torch.optim.SGD(params, lr=0.5)
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    else:
+        model(x)
+    after = model.state_dict()
+    changed = {}
+    for name, _ in model.named_children():
+        keys = [k for k in before if k.startswith(name + ".")]
+        stats = [k for k in keys if k.endswith(("running_mean", "running_var"))]
+        weights = [k for k in keys if k not in stats and not k.endswith("num_batches_tracked")]
+        changed[name] = (any(not torch.equal(before[k], after[k]) for k in weights),
+                         any(not torch.equal(before[k], after[k]) for k in stats))
+    return changed
+
+
+def _describe_children(model: nn.Module) -> list[str]:
+    changed = _one_step(model)
+    lines = []
+    for name, child in model.named_children():
+        weights, stats = changed[name]
+        line = f"{name}: {_flags(child)}, {'train' if child.training else 'eval'} mode during training"
+        if any(True for _ in child.parameters()):
+            line += f", one step {'changes' if weights else 'keeps'} its weights"
+        if any(isinstance(m, nn.BatchNorm2d) for m in child.modules()):
+            line += f" and {'changes' if stats else 'keeps'} its BatchNorm statistics"
+        lines.append(line)
+    return lines
+
+
+def _compare_lines(got, expected) -> str | None:
+    if not isinstance(got, str):
+        return f"expected a description, got {type(got).__name__}"
+    for g, e in zip(got.split("\n"), expected.split("\n")):
+        if g != e:
+            return f"expected '{e}', got '{g}'"
+    return None if got == expected else "the descriptions differ in length"
+
+
+# ===================================================================== freeze
+def _freeze_outcome(fn: Callable) -> Callable:
+    def outcome(model, upto):
+        out = fn(model, upto)
+        if out is not model:
+            return "freeze must return the model it was given (changed in place)"
+        return "\n".join(_describe_children(model))
+    return outcome
+
+
+def _freeze_no_eval(model, upto):
+    last = [n for n, _ in model.named_children()].index(upto)
+    for i, child in enumerate(model.children()):
+        child.requires_grad_(i > last)
+    return model
+
+
+def _freeze_excludes_upto(model, upto):
+    last = [n for n, _ in model.named_children()].index(upto)
+    for i, child in enumerate(model.children()):
+        child.requires_grad_(i >= last)
+        child.train(model.training and i >= last)
+    return model
+
+
+def _freeze_never_unfreezes(model, upto):
+    last = [n for n, _ in model.named_children()].index(upto)
+    for i, child in enumerate(model.children()):
+        if i <= last:
+            child.requires_grad_(False)
+            child.eval()
+    return model
+
+
+def _freeze_everything(model, upto):
+    model.requires_grad_(False)
+    return model.eval()
+
+
+def _freeze_weights_only(model, upto):
+    last = [n for n, _ in model.named_children()].index(upto)
+    for i, child in enumerate(model.children()):
+        for name, p in child.named_parameters():
+            p.requires_grad_(i > last or not name.endswith("weight"))
+        child.train(model.training and i > last)
+    return model
+
+
+MISTAKES["freeze"] = [
+    Mistake("BatchNorm statistics still updated", "a frozen block must also be put in eval mode (child.eval() or "
+            "child.train(False)): requires_grad = False stops the weights, but in train mode BatchNorm still "
+            "updates its running statistics with every batch", _freeze_no_eval),
+    Mistake("upto not frozen", "freeze the blocks up to AND including `upto` (i <= index of upto)",
+            _freeze_excludes_upto),
+    Mistake("later blocks not made trainable", "the blocks after `upto` must be made trainable again "
+            "(requires_grad = True), even if an earlier call froze them", _freeze_never_unfreezes),
+    Mistake("everything frozen", "only the blocks up to `upto` are frozen: the later ones and the head must stay "
+            "trainable", _freeze_everything),
+    Mistake("biases left trainable", "freeze every parameter of a frozen block: the BatchNorm scales and biases too, "
+            "not only the convolution weights", _freeze_weights_only),
+]
+_FREEZE_MISTAKES = [Mistake(m.name, m.explain, _freeze_outcome(m.fn)) for m in MISTAKES["freeze"]]
+
+
+def _frozen_model(seed: int) -> ref.SourceNet:
+    model = _model(seed)
+    model.requires_grad_(False)
+    return model
+
+
+def _freeze_cases(count: int = 0) -> list[Case]:
+    cases = [Case((_model(0), "block2"), label="freeze block1 and block2 of a model in train mode"),
+             Case((_model(1), "block1"), label="freeze block1 only"),
+             Case((_frozen_model(2), "block1"), label="a fully frozen model: block2 onwards must become trainable"),
+             Case((_model(3), "pool"), label="freeze the whole backbone (everything but the head)")]
+    for i in range(count):
+        cases.append(Case((_model(10 + i), ref.LAYERS[i % 4]), label=f"random model, upto={ref.LAYERS[i % 4]!r}"))
+    return cases
+
+
+def freeze(student: Callable) -> None:
+    """Self-check of ``freeze(model, upto) -> model``."""
+    core.run_cases("freeze", _freeze_outcome(student), _freeze_outcome(ref.freeze), _freeze_cases(),
+                   _FREEZE_MISTAKES, compare=_compare_lines)
+    core.report_pass("freeze", [
+        "blocks up to and including `upto` get requires_grad = False (weights and biases), the rest True",
+        "frozen blocks stay in eval mode: one training step changes neither their weights nor their "
+        "BatchNorm running statistics",
+        "the later blocks and the head are trainable (also after an earlier call froze them) and change"])
+
+
+def grade_freeze(student: Callable) -> None:
+    """Hidden test: the self-check's cases plus one per layer name on fresh models."""
+    core.assert_untampered()
+    core.run_cases("freeze", _freeze_outcome(student), _freeze_outcome(ref.freeze), _freeze_cases(4),
+                   _FREEZE_MISTAKES, compare=_compare_lines)
+
+
+# ===================================================================== replace_head
+def _head_outcome(fn: Callable) -> Callable:
+    def outcome(model, n_classes, freeze_backbone=True):
+        old = copy.deepcopy(model.head)
+        out = fn(model, n_classes, freeze_backbone)
+        if out is not model:
+            return "replace_head must return the model it was given (changed in place)"
+        head = model.head
+        if not isinstance(head, nn.Linear):
+            kind = f"head: a {type(head).__name__}, not an nn.Linear"
+        else:
+            fresh_weights = head.weight.shape != old.weight.shape or not torch.equal(head.weight, old.weight)
+            kind = (f"head: nn.Linear({head.in_features} -> {head.out_features}), {head.weight.dtype}, "
+                    f"{'new' if fresh_weights else 'the old'} weights")
+        with torch.no_grad():
+            logits = copy.deepcopy(model).eval()(_images(2, 12).to(next(model.parameters()).dtype))
+        return "\n".join([kind, f"output shape {tuple(logits.shape)}", *_describe_children(model)])
+    return outcome
+
+
+def _head_backbone_trainable(model, n_classes, freeze_backbone=True):
+    model.head = nn.Linear(model.head.in_features, n_classes).to(model.head.weight.dtype)
+    return model
+
+
+def _head_same_classes(model, n_classes, freeze_backbone=True):
+    return ref.replace_head(model, model.head.out_features, freeze_backbone)
+
+
+def _head_stacked(model, n_classes, freeze_backbone=True):
+    old = model.head
+    ref.replace_head(model, n_classes, freeze_backbone)
+    model.head = nn.Sequential(old, nn.Linear(old.out_features, n_classes).to(old.weight.dtype))
+    return model
+
+
+def _head_frozen(model, n_classes, freeze_backbone=True):
+    ref.replace_head(model, n_classes, freeze_backbone)
+    if freeze_backbone:
+        model.requires_grad_(False)
+        model.eval()
+    return model
+
+
+def _head_no_eval(model, n_classes, freeze_backbone=True):
+    model.head = nn.Linear(model.head.in_features, n_classes).to(model.head.weight.dtype)
+    for name, child in model.named_children():
+        child.requires_grad_(name == "head" or not freeze_backbone)
+    return model
+
+
+MISTAKES["replace_head"] = [
+    Mistake("backbone left trainable", "the head was replaced but the backbone was left trainable: with "
+            "freeze_backbone=True freeze every block before the head (your freeze(model, 'pool'))",
+            _head_backbone_trainable),
+    Mistake("source classes kept", "the new head must have n_classes outputs, one per target class, not the "
+            "source's number of classes", _head_same_classes),
+    Mistake("stacked on the old head", "replace the head, do not stack a new layer on top of it: the new "
+            "nn.Linear reads the pooled features (in_features of the old head), not the source's logits",
+            _head_stacked),
+    Mistake("new head frozen", "the new head must stay trainable: freeze the backbone, not the whole model",
+            _head_frozen),
+    Mistake("frozen backbone's BatchNorm updated", "a frozen backbone must be in eval mode too, or its BatchNorm "
+            "running statistics keep changing: use your freeze(model, 'pool')", _head_no_eval),
+]
+_HEAD_MISTAKES = [Mistake(m.name, m.explain, _head_outcome(m.fn)) for m in MISTAKES["replace_head"]]
+
+
+def _head_cases(count: int = 0) -> list[Case]:
+    cases = [Case((_model(0), 5), label="5 target classes, backbone frozen"),
+             Case((_model(1), 5), {"freeze_backbone": False}, label="full fine-tuning: everything trainable"),
+             Case((_model(2, classes=4), 2), label="2 target classes")]
+    for i in range(count):
+        cases.append(Case((_model(20 + i, classes=3 + i), 2 + i), {"freeze_backbone": bool(i % 2)},
+                          label=f"random model, {2 + i} classes"))
+    return cases
+
+
+def _with_course(student: Callable, fn: Callable, **names: Callable) -> Callable:
+    """``fn`` run with the course's functions ``names`` in the student's globals (an exercise may call an
+    earlier one: grade it on its own)."""
+    def run(*args, **kwargs):
+        with core.swapped_globals(student, **names):
+            return fn(*args, **kwargs)
+    return run
+
+
+def _with_freeze(student: Callable, fn: Callable) -> Callable:
+    return _with_course(student, fn, freeze=ref.freeze)
+
+
+def replace_head(student: Callable) -> None:
+    """Self-check of ``replace_head(model, n_classes, freeze_backbone=True) -> model``."""
+    core.run_cases("replace_head", _with_freeze(student, _head_outcome(student)), _head_outcome(ref.replace_head),
+                   _head_cases(), _HEAD_MISTAKES, compare=_compare_lines)
+    core.report_pass("replace_head", [
+        "the head becomes a new nn.Linear(in_features of the old head -> n_classes), same dtype, new weights",
+        "freeze_backbone=True: every block before the head is frozen (and in eval mode), the head trainable",
+        "freeze_backbone=False: every parameter trainable (full fine-tuning)"])
+
+
+def grade_replace_head(student: Callable) -> None:
+    """Hidden test: more models and class counts (with the course's freeze in place of the student's)."""
+    core.assert_untampered()
+    core.run_cases("replace_head", _with_freeze(student, _head_outcome(student)), _head_outcome(ref.replace_head),
+                   _head_cases(3), _HEAD_MISTAKES, compare=_compare_lines)
+
+
+# ===================================================================== extract_features
+def _features_after_head(model, x, layer="pool"):
+    names = [n for n, _ in model.named_children()]
+    return ref.extract_features(model, x, names[min(names.index(layer) + 1, len(names) - 1)])
+
+
+def _features_train_mode(model, x, layer="pool"):
+    names = [n for n, _ in model.named_children()]
+    h = x
+    with torch.no_grad():
+        for child in list(model.children())[:names.index(layer) + 1]:
+            h = child(h)
+    return h.flatten(1)
+
+
+def _features_not_flat(model, x, layer="pool"):
+    names = [n for n, _ in model.named_children()]
+    model.eval()
+    with torch.no_grad():
+        return model[:names.index(layer) + 1](x)
+
+
+MISTAKES["extract_features"] = [
+    Mistake("taken after the head", "these are the outputs of the layer after `layer`: run the children up to and "
+            "including `layer` and stop there (features are taken before the head)", _features_after_head),
+    Mistake("train mode", "features must be computed in eval mode (model.eval()): in train mode BatchNorm "
+            "normalises with the batch's statistics, so an image's features depend on the rest of the batch",
+            _features_train_mode),
+    Mistake("not flattened", "flatten each image's output to one vector: return (N, D) with h.flatten(1)",
+            _features_not_flat),
+]
+
+
+def _features_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
+    cases = [Case((_model(0), _images(5)), {"layer": "pool"}, label="pooled features of a model in train mode"),
+             Case((_model(1, train=False), _images(3, 16)), {"layer": "block3"}, label="block3's maps, flattened"),
+             Case((_model(2), _images(4)), {"layer": "block1"}, label="the first block"),
+             Case((_model(3), _images(1, 8)), {"layer": "block2"}, label="one image")]
+    for i in range(count):
+        layer = ref.LAYERS[int(torch.randint(0, 4, (1,), generator=gen))]
+        cases.append(Case((_model(30 + i), _images(2 + i, 8 + 4 * (i % 3), seed=i)), {"layer": layer},
+                          label=f"random model, layer {layer!r}"))
+    return cases
+
+
+def _features_reference(model, x, layer="pool"):
+    return ref.extract_features(model, x, layer)
+
+
+def _features_structure(student: Callable) -> None:
+    model = _model(7)
+    out = student(model, _images(3), layer="pool")
+    if isinstance(out, torch.Tensor) and out.requires_grad:
+        raise CheckFailure("extract_features: the features still track gradients; compute them under "
+                           "torch.no_grad() (or return .detach()), they are data for a new classifier")
+    if not model.training:
+        raise CheckFailure("extract_features: the model was in train mode and your function left it in eval mode; "
+                           "restore its mode afterwards (was = model.training ... model.train(was))")
+
+
+def extract_features(student: Callable) -> None:
+    """Self-check of ``extract_features(model, x, layer="pool") -> (N, D)``."""
+    core.run_cases("extract_features", student, _features_reference, _features_cases(),
+                   MISTAKES["extract_features"])
+    _features_structure(student)
+    core.report_pass("extract_features", [
+        "the output of `layer` (children up to and including it), flattened to (N, D): pool -> (N, 4 width), "
+        "block3 -> (N, 4 width * H/4 * W/4)",
+        "computed in eval mode (BatchNorm's running statistics), without gradients; the model's mode restored"])
+
+
+def grade_extract_features(student: Callable) -> None:
+    """Hidden test: random models, layers and image sizes."""
+    core.assert_untampered()
+    core.run_cases("extract_features", student, _features_reference,
+                   _features_cases(torch.Generator().manual_seed(7), 5), MISTAKES["extract_features"])
+    _features_structure(student)
+
+
+# ===================================================================== param_groups
+def _groups_outcome(fn: Callable) -> Callable:
+    def outcome(model, lr_backbone, lr_head):
+        names = {id(p): n for n, p in model.named_parameters()}
+        groups = fn(model, lr_backbone, lr_head)
+        try:
+            optimizer = torch.optim.SGD(groups, lr=12345.0)
+        except Exception as exc:
+            return f"torch.optim.SGD(your groups) raised {type(exc).__name__}: {exc}"
+        lines = [f"{len(optimizer.param_groups)} parameter group(s)"]
+        for i, group in enumerate(optimizer.param_groups):
+            params = sorted(names.get(id(p), "?") for p in group["params"])
+            lines.append(f"group {i}: lr {group['lr']:g}, parameters {', '.join(params) or '(none)'}")
+        return "\n".join(lines)
+    return outcome
+
+
+def _groups_one_lr(model, lr_backbone, lr_head):
+    return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr_head}]
+
+
+def _groups_swapped(model, lr_backbone, lr_head):
+    return ref.param_groups(model, lr_head, lr_backbone)
+
+
+def _groups_head_twice(model, lr_backbone, lr_head):
+    return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr_backbone},
+            {"params": list(model.head.parameters()), "lr": lr_head}]
+
+
+def _groups_frozen_included(model, lr_backbone, lr_head):
+    head = {id(p) for p in model.head.parameters()}
+    return [{"params": [p for p in model.parameters() if id(p) not in head], "lr": lr_backbone},
+            {"params": list(model.head.parameters()), "lr": lr_head}]
+
+
+MISTAKES["param_groups"] = [
+    Mistake("one learning rate", "the optimizer has one learning rate for all parameters: make two groups, the "
+            "pretrained parameters with lr_backbone and the head's with lr_head", _groups_one_lr),
+    Mistake("learning rates swapped", "the pretrained parameters take the small lr_backbone, the new head the "
+            "larger lr_head", _groups_swapped),
+    Mistake("head in both groups", "each parameter goes in exactly one group: leave the head's parameters out of "
+            "the backbone group", _groups_head_twice),
+    Mistake("frozen parameters included", "leave frozen parameters (requires_grad False) out of the groups",
+            _groups_frozen_included),
+]
+_GROUPS_MISTAKES = [Mistake(m.name, m.explain, _groups_outcome(m.fn)) for m in MISTAKES["param_groups"]]
+
+
+def _partly_frozen(seed: int, upto: str) -> ref.SourceNet:
+    return ref.freeze(_model(seed), upto)
+
+
+def _groups_cases(count: int = 0) -> list[Case]:
+    cases = [Case((_partly_frozen(0, "block1"), 1e-4, 1e-2), label="block1 frozen; lr 1e-4 and 1e-2"),
+             Case((_model(1), 0.001, 0.01), label="nothing frozen"),
+             Case((_partly_frozen(2, "pool"), 3e-4, 3e-3), label="the whole backbone frozen: an empty first group")]
+    for i in range(count):
+        cases.append(Case((_partly_frozen(40 + i, ref.LAYERS[i % 3]), 10.0 ** -(3 + i % 2), 0.05),
+                          label=f"frozen up to {ref.LAYERS[i % 3]}"))
+    return cases
+
+
+def param_groups(student: Callable) -> None:
+    """Self-check of ``param_groups(model, lr_backbone, lr_head) -> [backbone group, head group]``."""
+    core.run_cases("param_groups", _groups_outcome(student), _groups_outcome(ref.param_groups), _groups_cases(),
+                   _GROUPS_MISTAKES, compare=_compare_lines)
+    core.report_pass("param_groups", [
+        "two groups an optimizer accepts: the trainable pretrained parameters with lr_backbone, then the head's "
+        "with lr_head", "frozen parameters left out; each parameter in exactly one group"])
+
+
+def grade_param_groups(student: Callable) -> None:
+    """Hidden test: more frozen depths and learning rates."""
+    core.assert_untampered()
+    core.run_cases("param_groups", _groups_outcome(student), _groups_outcome(ref.param_groups), _groups_cases(3),
+                   _GROUPS_MISTAKES, compare=_compare_lines)
+
+
+# ===================================================================== precision_at_k
+def _pk_with_query(features, labels, k):
+    unit = nn.functional.normalize(features, dim=1)
+    nearest = (unit @ unit.T).topk(k, dim=1).indices
+    return (labels[nearest] == labels[:, None]).float().mean().item()
+
+
+def _pk_farthest(features, labels, k):
+    unit = nn.functional.normalize(features, dim=1)
+    similarity = (unit @ unit.T).fill_diagonal_(float("inf"))
+    nearest = similarity.topk(k, dim=1, largest=False).indices
+    return (labels[nearest] == labels[:, None]).float().mean().item()
+
+
+def _pk_euclidean(features, labels, k):
+    distance = torch.cdist(features, features).fill_diagonal_(float("inf"))
+    nearest = distance.topk(k, dim=1, largest=False).indices
+    return (labels[nearest] == labels[:, None]).float().mean().item()
+
+
+def _pk_hits(features, labels, k):
+    return ref.precision_at_k(features, labels, k) * k
+
+
+MISTAKES["precision_at_k"] = [
+    Mistake("query included", "the query itself was retrieved (its similarity with itself is the largest): leave it "
+            "out, e.g. set the diagonal of the similarity matrix to -inf", _pk_with_query),
+    Mistake("farthest items", "you took the k LEAST similar items: retrieval returns the k most similar",
+            _pk_farthest),
+    Mistake("Euclidean distance", "rank by cosine similarity (normalise the features to unit length first), not by "
+            "Euclidean distance", _pk_euclidean),
+    Mistake("not divided by k", "precision@k is the FRACTION of the k retrieved items with the query's label: "
+            "divide the count by k", _pk_hits),
+]
+
+
+def _constructed() -> tuple[torch.Tensor, torch.Tensor]:
+    """Two tight clusters of different lengths along two directions, one stray item of each class."""
+    f = torch.tensor([[1.0, 0.0], [2.0, 0.1], [3.0, -0.1], [0.1, 1.0], [-0.1, 5.0], [0.0, 0.5],
+                      [0.3, 0.1], [0.1, 0.2]], dtype=torch.float64)
+    return f, torch.tensor([0, 0, 0, 1, 1, 1, 1, 0])
+
+
+def _pk_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
+    f, y = _constructed()
+    cases = [Case((f, y, 1), label="constructed: two directions, lengths differ, k=1"),
+             Case((f, y, 2), label="constructed, k=2"), Case((f, y, 3), label="constructed, k=3"),
+             Case((f[:3], y[:3], 2), label="three items of one class: precision 1")]
+    for i in range(count):
+        n, d = 6 + 3 * i, 2 + i % 4
+        feats = torch.randn(n, d, generator=gen, dtype=torch.float64) * torch.rand(n, 1, generator=gen) * 4
+        labels = torch.randint(0, 3, (n,), generator=gen)
+        cases.append(Case((feats, labels, 1 + i % 4), label=f"random {n} items in {d} dimensions"))
+    return cases
+
+
+def precision_at_k(student: Callable) -> None:
+    """Self-check of ``precision_at_k(features, labels, k) -> float``."""
+    core.run_cases("precision_at_k", student, ref.precision_at_k, _pk_cases(), MISTAKES["precision_at_k"])
+    core.report_pass("precision_at_k", [
+        "a constructed case: two clusters along two directions with different lengths (cosine, not distance), "
+        "k = 1, 2, 3", "the query is never its own answer; precision is hits / k averaged over the queries"])
+
+
+def grade_precision_at_k(student: Callable) -> None:
+    """Hidden test: the constructed case and seeded random features."""
+    core.assert_untampered()
+    core.run_cases("precision_at_k", student, ref.precision_at_k,
+                   _pk_cases(torch.Generator().manual_seed(11), 8), MISTAKES["precision_at_k"])
+
+
+# ===================================================================== fine_tune
+def _steps_outcome(fn: Callable) -> Callable:
+    """One epoch of one batch on a model frozen up to block1: how far each part moved (Adam's first
+    step moves every parameter with a gradient by about its learning rate)."""
+    def outcome(lr_backbone, lr_head):
+        model = _partly_frozen(0, "block1").float()
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        x = _images(6, 12).float()
+        torch.manual_seed(0)
+        fn(model, x, torch.arange(6) % 3, 1, lr_backbone=lr_backbone, lr_head=lr_head)
+        moved = {}
+        for name, p in model.named_parameters():
+            part = "block1 (frozen)" if name.startswith("block1") else "head" if name.startswith("head") else \
+                "block2 and block3"
+            moved[part] = max(moved.get(part, 0.0), (p.detach() - before[name]).abs().max().item())
+        return "\n".join(f"{part}: largest change {value:.1g}" for part, value in sorted(moved.items()))
+    return outcome
+
+
+def _ft_one_lr(model, x, y, epochs, lr_backbone=1e-3, lr_head=1e-2, transform=None):
+    return ref.fine_tune(model, x, y, epochs, lr_head, lr_head, transform=transform)
+
+
+def _ft_swapped(model, x, y, epochs, lr_backbone=1e-3, lr_head=1e-2, transform=None):
+    return ref.fine_tune(model, x, y, epochs, lr_head, lr_backbone, transform=transform)
+
+
+def _ft_head_only(model, x, y, epochs, lr_backbone=1e-3, lr_head=1e-2, transform=None):
+    return ref.fine_tune(model, x, y, epochs, 0.0, lr_head, transform=transform)
+
+
+MISTAKES["fine_tune"] = [
+    Mistake("one learning rate", "the pretrained blocks moved as far as the head: give the optimizer your "
+            "param_groups(model, lr_backbone, lr_head), not one learning rate for all", _ft_one_lr),
+    Mistake("learning rates swapped", "the pretrained blocks moved more than the head: lr_backbone (small) is for "
+            "the pretrained blocks, lr_head for the head", _ft_swapped),
+    Mistake("backbone not trained", "the trainable pretrained blocks did not move: pass their group with "
+            "lr_backbone to the optimizer too", _ft_head_only),
+]
+_FT_MISTAKES = [Mistake(m.name, m.explain, _steps_outcome(m.fn)) for m in MISTAKES["fine_tune"]]
+
+
+def _ft_reference(model, x, y, epochs, lr_backbone=1e-3, lr_head=1e-2, transform=None):
+    return ref.fine_tune(model, x, y, epochs, lr_backbone, lr_head, transform=transform)
+
+
+def _ft_cases() -> list[Case]:
+    return [Case((1e-3, 1e-2), label="one Adam step: lr_backbone 1e-3, lr_head 1e-2"),
+            Case((1e-4, 3e-2), label="lr_backbone 1e-4, lr_head 3e-2")]
+
+
+def _with_groups(student: Callable, fn: Callable) -> Callable:
+    return _with_course(student, fn, param_groups=ref.param_groups)
+
+
+def _learns(student: Callable) -> None:
+    torch.manual_seed(0)
+    model = _model(3, classes=2, width=4).float()
+    x = _images(16, 12, seed=3).float()
+    y = (x.mean(dim=(1, 2, 3)) > x.mean()).long()
+    history = student(model, x, y, 30, lr_backbone=1e-2, lr_head=5e-2)
+    from ..training import evaluate, make_loader
+    _, accuracy = evaluate(model, make_loader(x, y, shuffle=False))
+    if accuracy < 0.9:
+        raise CheckFailure(f"fine_tune: after 30 epochs on 16 images (bright vs dark) the training accuracy is only "
+                           f"{accuracy:.2f}; did it train for `epochs` epochs on (x, y)?")
+    if not hasattr(history, "train_loss"):
+        raise CheckFailure("fine_tune: return the History that fit(...) returns")
+
+
+def fine_tune(student: Callable) -> None:
+    """Self-check of ``fine_tune(model, x, y, epochs, lr_backbone, lr_head) -> History``."""
+    core.run_cases("fine_tune", _with_groups(student, _steps_outcome(student)), _steps_outcome(_ft_reference),
+                   _ft_cases(), _FT_MISTAKES, compare=_compare_lines)
+    _with_groups(student, _learns)(student)
+    core.report_pass("fine_tune", [
+        "Adam with two learning rates: after one step the pretrained blocks moved by about lr_backbone, the head "
+        "by about lr_head, the frozen block not at all",
+        "it trains for `epochs` epochs: 30 epochs fit 16 images and it returns fit's History"])
+
+
+def grade_fine_tune(student: Callable, margin: float = MARGIN) -> None:
+    """Hidden test: the one-step learning rates, then the graded margin: the course's pretrained model fine-tuned with
+    the student's function at 10 labels per class beats the recorded from-scratch baseline by ``margin``.
+
+    Returns None: a test cell's last value would count as partial credit in nbgrader.
+    """
+    core.assert_untampered()
+    core.run_cases("fine_tune", _with_groups(student, _steps_outcome(student)), _steps_outcome(_ft_reference),
+                   _ft_cases(), _FT_MISTAKES, compare=_compare_lines)
+    record = ref.source_record()["target"]
+    test = ref.target_set(60, ref.TARGET_TEST_SEED)            # 300 held-out target images, to stay fast
+    accuracy = _with_groups(student, ref.target_trial)(
+        lambda m, x, y: student(m, x, y, record["epochs"], lr_backbone=record["lr_backbone"], lr_head=record["lr_head"],
+                                transform=ref.augmentation(0)), seed=0, test=test)
+    baseline = record["scratch_accuracy"][0]
+    if accuracy < baseline + margin:
+        raise CheckFailure(f"fine_tune: fine-tuned at 10 labels per class the pretrained model reaches {accuracy:.3f}; "
+                           f"from scratch reaches {baseline:.3f}; transfer should win by {margin:.2f} or more")
