@@ -213,11 +213,19 @@ def pooling_windows(x: torch.Tensor, y: torch.Tensor, kernel_size: int, stride: 
 
 def invariance_curve(shifts: Sequence[int], changes: Mapping[str, Sequence[float]], title: str = "") -> plt.Figure:
     """Relative change of features against the shift of the input (pixels), one line per feature stage."""
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    for name, values in changes.items():
-        ax.plot(shifts, values, marker="o", ms=3, label=name)
-    ax.set(xlabel="shift of the input (pixels)", ylabel="relative change of the features",
-           title=title or "pooling makes features robust to small shifts")
+    return _named_lines(changes, shifts, height=3.4, xlabel="shift of the input (pixels)",
+                        ylabel="relative change of the features",
+                        title=title or "pooling makes features robust to small shifts")
+
+
+def _named_lines(named: Mapping[str, Sequence[float]], x: Sequence[float] | None = None, height: float = 3.4,
+                 scale: str = "linear", **labels) -> plt.Figure:
+    """One marked line per named series against ``x`` (None: 1, 2, ... per series); ``scale`` for the y axis,
+    or ``"loglog"`` for both; ``labels``: ``title``, ``xlabel``, ``ylabel``."""
+    fig, ax = plt.subplots(figsize=(7, height))
+    for name, values in named.items():
+        ax.plot(range(1, len(values) + 1) if x is None else x, list(values), marker="o", ms=3, label=name)
+    ax.set(yscale="log" if scale == "loglog" else scale, xscale="log" if scale == "loglog" else "linear", **labels)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -352,14 +360,9 @@ def matrix_pattern(C: torch.Tensor, title: str = "", annotate: bool = False) -> 
 
 def step_size_errors(eps: Sequence[float], errors: Mapping[str, Sequence[float]], title: str = "") -> plt.Figure:
     """Relative error of a finite-difference gradient against the step ``eps`` (log-log), one line per method."""
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    for name, errs in errors.items():
-        ax.loglog(eps, errs, marker="o", ms=3, label=name)
-    ax.set(xlabel="step eps", ylabel="relative error vs the exact gradient",
-           title=title or "truncation error falls with eps, rounding error grows as eps shrinks")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _named_lines(errors, eps, height=3.6, scale="loglog", xlabel="step eps",
+                        ylabel="relative error vs the exact gradient",
+                        title=title or "truncation error falls with eps, rounding error grows as eps shrinks")
 
 
 # ------------------------------------------------------------------------- notebook 06 (architectures)
@@ -416,15 +419,7 @@ def confusion(matrix: torch.Tensor, classes: Sequence[str], title: str = "confus
 def curves(named: Mapping[str, Sequence[float]], title: str = "", xlabel: str = "epoch", ylabel: str = "",
            log: bool = False) -> plt.Figure:
     """One line per named sequence of values, against 1, 2, ... (e.g. a loss per epoch for each optimizer)."""
-    fig, ax = plt.subplots(figsize=(7, 3))
-    for name, values in named.items():
-        ax.plot(range(1, len(values) + 1), list(values), marker="o", markersize=3, label=name)
-    if log:
-        ax.set_yscale("log")
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _named_lines(named, height=3, scale="log" if log else "linear", title=title, xlabel=xlabel, ylabel=ylabel)
 
 
 def augmentation_rows(rows: Mapping[str, torch.Tensor], size: float = 1.2) -> plt.Figure:
