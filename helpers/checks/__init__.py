@@ -6,6 +6,9 @@ The notebooks call the visible self-checks directly, ``checks.signals.conv1d(con
 Hidden tests instead take a fresh copy, ``fresh("signals").grade_conv1d(conv1d)``: it is loaded
 again from disk under a private name, so a notebook that reassigned ``helpers.checks`` or the
 reference implementations cannot change what grades it.
+
+The modules load on first use (``checks.models`` brings in torchvision, which alone takes 1.5 s),
+so a notebook, and every hidden test's fresh copy, pays only for the checks it calls.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import os
 import sys
 import types
 
-from . import backprop, conv2d, core, models, pooling, signals, training, transfer
+from . import core
 
-__all__ = ["core", "signals", "conv2d", "pooling", "backprop", "training", "models", "transfer", "fresh"]
+MODULES = ("signals", "conv2d", "pooling", "backprop", "training", "models", "transfer")
+__all__ = ["core", *MODULES, "fresh"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 _counter = itertools.count()
@@ -40,3 +44,14 @@ def fresh(name: str) -> types.ModuleType:
     sys.modules[package] = module
     spec.loader.exec_module(module)
     return importlib.import_module(f"{package}.checks.{name}")
+
+
+def __getattr__(name: str) -> types.ModuleType:
+    """``checks.signals`` and the other check modules, imported when first used."""
+    if name in MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}: the check modules are {', '.join(MODULES)}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *MODULES])

@@ -26,7 +26,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbclient import NotebookClient
-from traitlets import Integer
+from traitlets import Enum, Integer
 
 KERNEL_DIED = "KernelDied"
 # Run, silently, before every test cell: the hidden tests import the checks from disk again
@@ -67,6 +67,9 @@ class ResilientExecute(Execute):
 
     max_restarts = Integer(8, help="kernel deaths tolerated per notebook; later cells are marked not run").tag(config=True)
     max_output_chars = Integer(200_000, help="printed characters collected per cell while it runs").tag(config=True)
+    # the notebook is done when the kernel stops: waiting for torch's interpreter to wind down took 1-3 s
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate",
+                           help="how the kernel is stopped after the last cell").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         NotebookClient.__init__(self, nb, km)
