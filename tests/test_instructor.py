@@ -1,7 +1,8 @@
 """The instructor's command line (``cnn-course``): collect, validate, grade in parallel, feedback,
 export, summary. Collect and validate are tested on files alone; one class of notebook 01 is then
-graded with real nbgrader twice, in parallel through the command line and serially through the
-API, and the two must agree (determinism, serial = parallel, re-running is safe).
+graded with real nbgrader twice, in parallel through the command line (kernels forked from a server
+that imported torch) and serially through the API (every kernel started afresh), and the two must
+agree (determinism, serial = parallel, forked = fresh kernels, re-running is safe).
 """
 
 from __future__ import annotations
@@ -153,8 +154,8 @@ def test_parallel_and_serial_grading_agree_and_rerunning_is_safe(tmp_path, capsy
         s: sum(v for v, _ in cells.values()) for s, cells in parallel.items()}
     assert (course.folder("feedback") / "solution" / A / f"{A}.html").exists()
     before = _digest(course.folder("submitted"))
-    serial = {o.student: o.scores for o in grade(course, A, workers=1, progress=False)}
-    assert serial == parallel, "serial and parallel grading, and two runs, must give the same grades"
+    serial = {o.student: o.scores for o in grade(course, A, workers=1, progress=False, fork_kernels=False)}
+    assert serial == parallel, "serial and parallel grading, fresh and forked kernels, must give the same grades"
     assert _digest(course.folder("submitted")) == before
     with course.gradebook() as gb:
         assert len(gb.assignment_submissions(A)) == len(notebooks), "a student graded twice is counted once"
@@ -174,7 +175,7 @@ def _kernels() -> list[int]:
     found = []
     for pid in _descendants(os.getpid()):
         try:
-            if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if any(k in Path(f"/proc/{pid}/cmdline").read_bytes() for k in (b"ipykernel", b"forkserver")):
                 found.append(pid)
         except OSError:  # ended meanwhile
             continue

@@ -8,7 +8,10 @@ the assignment's source and the gradebook without any student), by its own proce
   process that runs past ``timeout`` is killed with its kernel, scores 0 and is flagged;
 - the instructor's gradebook is written by this process only, one student at a time
   (:func:`helpers.instructor.gradebook.merge`): no lock contention, nothing lost or counted twice;
-- students' code never runs in the course root, and never sees another student's submission.
+- students' code never runs in the course root, and never sees another student's submission;
+- each worker's kernels are forks of a server that imported torch and the assignment's other
+  numerical libraries once (:mod:`helpers.instructor.forkserver`), which saves about 3 s per
+  notebook; ``fork_kernels=False`` starts every kernel afresh.
 
 nbgrader has no parallel autograde of its own (its issue 174); this is that, on its API.
 """
@@ -28,7 +31,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+import nbformat
+
 from .course import CONFIG_FILE, RESULT_PREFIX as PREFIX, Course, nbgrader_environment
+from .forkserver import imported_modules
 from .gradebook import Results, merge, read_results
 from .report import Outcome, incidents, write_report
 from .validate import Submission, validate, write
@@ -96,12 +102,15 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 class _Worker:
     """One grading process (:mod:`helpers.instructor.worker`), started again after it is killed."""
 
-    def __init__(self, env: dict, log: Path):
+    def __init__(self, env: dict, log: Path, preload: list[str] | None = None):
         self.env, self.log, self.proc, self.lines = env, log, None, queue.Queue()
+        self.command = [sys.executable, "-u", "-m", "helpers.instructor.worker"]
+        if preload is not None:
+            self.command += ["--preload", *preload]
 
     def _start(self) -> None:
         with open(self.log, "a") as log:
-            self.proc = subprocess.Popen([sys.executable, "-u", "-m", "helpers.instructor.worker"], env=self.env,
+            self.proc = subprocess.Popen(self.command, env=self.env,
                                          cwd=self.log.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=log, text=True, bufsize=1)
         self.lines = queue.Queue()
@@ -194,13 +203,25 @@ def _record(course: Course, gb, sub: Submission, results: Results, error: str | 
     return Outcome(sub.student, status, problems, stored, round(seconds, 2))
 
 
+def _preload(course: Course, assignment: str) -> list[str]:
+    """The numerical modules the assignment's notebooks import (the instructor's source, not students')."""
+    sources = []
+    for name in course.notebook_names(assignment):
+        nb = nbformat.read(course.folder("source") / assignment / f"{name}.ipynb", as_version=4)
+        sources += [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    return imported_modules(sources)
+
+
 def grade(course: Course, assignment: str, students: list[str] | None = None, workers: int = 1,
-          timeout: float = DEFAULT_TIMEOUT, progress: bool = True, keep: Path | None = None) -> list[Outcome]:
+          timeout: float = DEFAULT_TIMEOUT, progress: bool = True, keep: Path | None = None,
+          fork_kernels: bool = True) -> list[Outcome]:
     """Validate and autograde ``students`` (default: everyone in submitted/) of ``assignment``.
 
     Returns one :class:`Outcome` per student, sorted by student; writes the gradebook, autograded/
     and ``grading/<assignment>.json`` (the report) in the course root. ``keep``: a folder where the
-    work roots are left for inspection (default: a temporary folder, removed).
+    work roots are left for inspection (default: a temporary folder, removed). ``fork_kernels``:
+    kernels are forks of a server that imported the libraries once (Linux; elsewhere, and with False,
+    every kernel starts afresh).
     """
     from nbgrader.api import MissingEntry
     from tqdm.auto import tqdm
@@ -224,7 +245,8 @@ def grade(course: Course, assignment: str, students: list[str] | None = None, wo
         work = Path(keep) if keep else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         template = _template(course, assignment, Path(tempfile.mkdtemp(prefix="template-", dir=work)) / "root")
-        processes = [_Worker(_worker_env(workers), work / f"worker{i}.log") for i in range(max(1, workers))]
+        preload = _preload(course, assignment) if fork_kernels else None
+        processes = [_Worker(_worker_env(workers), work / f"worker{i}.log", preload) for i in range(max(1, workers))]
         idle: queue.Queue = queue.Queue()
         for process in processes:
             idle.put(process)

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ..notebook import FIGURES
 from .course import Course
 
 
@@ -40,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--workers", "-j", type=int, default=max(1, os.cpu_count() or 1))
         p.add_argument("--timeout", type=float, default=600, help="seconds per submission (default 600)")
         p.add_argument("--student", action="append", help="only these students (repeatable)")
+        p.add_argument("--plain-kernels", action="store_true",
+                       help="start every kernel afresh instead of forking it from one that imported torch (slower)")
+        p.add_argument("--figures", action="store_true",
+                       help="draw the figures of graded notebooks (kept in feedback; slower)")
         if name == "all":
             p.add_argument("--from", dest="source", type=Path, required=True, help="folder or zip of notebooks")
             p.add_argument("--to", type=Path, default=Path("grades.csv"))
@@ -82,7 +87,10 @@ def _grade(course, args) -> None:
     from .autograde import grade
 
     start = time.perf_counter()
-    outcomes = grade(course, args.assignment, args.student, workers=args.workers, timeout=args.timeout)
+    if args.figures:
+        os.environ[FIGURES] = "1"  # passed on to the workers and their kernels
+    outcomes = grade(course, args.assignment, args.student, workers=args.workers, timeout=args.timeout,
+                     fork_kernels=not args.plain_kernels)
     statuses = Counter(o.status for o in outcomes)
     print(f"{args.assignment}: {len(outcomes)} submissions in {time.perf_counter() - start:.0f} s with "
           f"{args.workers} workers ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}); "
