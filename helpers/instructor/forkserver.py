@@ -40,8 +40,14 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signa
 
 
 def supported() -> bool:
-    """Whether kernels can be forked here (Linux: ``os.fork`` and ``os.pidfd_open``)."""
-    return hasattr(os, "fork") and hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")
+    """Whether kernels can be forked here (Linux 5.3 or later: ``os.fork`` and ``os.pidfd_open``)."""
+    if not (hasattr(os, "fork") and hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # an older Linux kernel
+        return False
+    return True
 
 
 def imported_modules(sources: list[str]) -> list[str]:
