@@ -30,12 +30,12 @@ def test_the_preloaded_modules_are_the_numerical_imports_of_the_notebook():
 
 @pytest.fixture(scope="module")
 def server():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JUPYTER_PATH", os.environ.get("JUPYTER_PATH", ""))  # start() changes it
-        srv = KernelServer(["numpy", "torch"])
-        assert srv.start(), "the kernel server did not start"
-        yield srv
-        srv.stop()
+    before = os.environ.get("JUPYTER_PATH")
+    srv = KernelServer(["numpy", "torch"])
+    assert srv.start(), "the kernel server did not start"
+    yield srv
+    srv.stop()
+    assert os.environ.get("JUPYTER_PATH") == before, "stop() puts JUPYTER_PATH back"
 
 
 def _kernel(tmp_path: Path, name: str = KERNEL_NAME, **env):
@@ -129,8 +129,7 @@ def test_without_a_server_the_launcher_becomes_an_ordinary_kernel(tmp_path, monk
         km.shutdown_kernel(now=True)
 
 
-def test_the_server_stops_with_its_kernels_when_its_worker_goes(tmp_path, monkeypatch):
-    monkeypatch.setenv("JUPYTER_PATH", os.environ.get("JUPYTER_PATH", ""))  # start() changes it
+def test_the_server_stops_with_its_kernels_when_its_worker_goes(tmp_path):
     srv = KernelServer(["numpy"])
     assert srv.start()
     km, kc = _kernel(tmp_path)

@@ -119,12 +119,12 @@ class KernelServer:
     """The server as a child process, and its kernel spec in a temporary folder on ``JUPYTER_PATH``.
 
     ``start()`` returns False (and kernels start the ordinary way) where forking is not supported or
-    the server does not come up; ``stop()`` ends it and its kernels.
+    the server does not come up; ``stop()`` ends it and its kernels, and puts ``JUPYTER_PATH`` back.
     """
 
-    def __init__(self, modules: list[str], env: dict | None = None, startup_timeout: float = 120):
-        self.modules, self.env, self.startup_timeout = list(modules), env, startup_timeout
-        self.proc, self.folder = None, None
+    def __init__(self, modules: list[str], startup_timeout: float = 120):
+        self.modules, self.startup_timeout = list(modules), startup_timeout
+        self.proc, self.folder, self.jupyter_path = None, None, None
 
     def start(self) -> bool:
         import subprocess
@@ -140,13 +140,14 @@ class KernelServer:
         with open(os.path.join(spec, "kernel.json"), "w") as f:
             json.dump(kernel_spec(sock), f)
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "serve", sock, *self.modules],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env, cwd=self.folder)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=self.folder)
         ready = threading.Event()
         threading.Thread(target=lambda: self.proc.stdout.readline() == b"ready\n" and ready.set(), daemon=True).start()
         if not ready.wait(self.startup_timeout):
             self.stop()
             return False
-        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [self.folder, os.environ.get("JUPYTER_PATH")]))
+        self.jupyter_path = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [self.folder, self.jupyter_path]))
         return True
 
     def stop(self) -> None:
@@ -160,20 +161,30 @@ class KernelServer:
                 self.proc.kill()
             self.proc = None
         if self.folder:
+            if os.environ.get("JUPYTER_PATH", "").split(os.pathsep)[0] == self.folder:
+                if self.jupyter_path is None:
+                    del os.environ["JUPYTER_PATH"]
+                else:
+                    os.environ["JUPYTER_PATH"] = self.jupyter_path
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
 
 
 def _read_request(conn: socket.socket) -> tuple[dict, list[int]]:
     data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
-    while not data.endswith(b"\n"):
-        more = conn.recv(1 << 16)
-        if not more:
-            raise ConnectionError("the launcher closed the connection mid-request")
-        data += more
-    if len(fds) != 3:
-        raise ConnectionError(f"the launcher sent {len(fds)} file descriptors, expected 3 (stdin, stdout, stderr)")
-    return json.loads(data), fds
+    try:
+        while not data.endswith(b"\n"):
+            more = conn.recv(1 << 16)
+            if not more:
+                raise ConnectionError("the launcher closed the connection mid-request")
+            data += more
+        if len(fds) != 3:
+            raise ConnectionError(f"the launcher sent {len(fds)} file descriptors, expected 3 (stdin, stdout, stderr)")
+        return json.loads(data), fds
+    except (OSError, ValueError):
+        for fd in fds:  # a bad request must not leave its descriptors open in the server
+            os.close(fd)
+        raise
 
 
 def _become_kernel(request: dict, fds: list[int], server_fds: list[int]) -> None:
