@@ -20,11 +20,14 @@ nbconvert's classes:
 from __future__ import annotations
 
 import copy
+import time
+from queue import Empty
 
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from traitlets import Enum, Integer
 
@@ -48,6 +51,31 @@ def __grader_guard():
 REPLACED = "grader: replaced by the notebook, so ignored by the hidden tests:"
 NOT_RUN = "NotRun"
 TRUNCATED = "... output truncated by the grader ..."
+
+
+def poll_in_slices(channel, slice_s: float = 0.2) -> None:
+    """Make ``channel.get_msg(timeout)`` wait in polls of at most ``slice_s`` seconds.
+
+    A message that arrived while the wait missed its wake-up is then picked up by the next poll,
+    within ``slice_s``, instead of when the whole timeout (``None``: never) has passed.
+
+    Args:
+        channel: a jupyter_client channel whose ``get_msg(timeout=None)`` is a coroutine function
+            that raises ``queue.Empty`` on timeout (the kernel client's ``shell_channel``).
+    """
+    get_msg = channel.get_msg
+
+    async def sliced(timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = slice_s if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return await get_msg(timeout=min(slice_s, left))
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    channel.get_msg = sliced
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -112,6 +140,13 @@ class ResilientExecute(Execute):
         self.set_widgets_metadata()
         return self.nb, self.resources
 
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        poll_in_slices(kc.shell_channel)
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
     def preprocess_cell(self, cell, resources, index):
         if not _is_test(cell):
             return super().preprocess_cell(cell, resources, index)
@@ -170,5 +205,5 @@ class StderrIsNotAFailure(NbGraderPreprocessor):
         return cell, resources
 
 
-__all__ = ["ResilientExecute", "CapOutput", "StderrIsNotAFailure", "KERNEL_DIED", "NOT_RUN", "TRUNCATED", "GUARD",
+__all__ = ["ResilientExecute", "poll_in_slices", "CapOutput", "StderrIsNotAFailure", "KERNEL_DIED", "NOT_RUN", "TRUNCATED", "GUARD",
            "REPLACED"]
