@@ -35,7 +35,10 @@ KERNEL_NAME = "cnn-course-forked"
 # packages whose import does not depend on running inside IPython: safe to import before the fork
 PRELOADABLE = ("numpy", "scipy", "torch", "torchvision", "sklearn", "skimage", "mnist1d", "PIL", "pandas",
                "matplotlib")
-BASE_PRELOAD = ("numpy", "torch", "torch.nn.functional", "matplotlib.pyplot", "ipykernel.kernelapp")
+# torch imports torch._dynamo (and torch.distributed.tensor) when the first optimizer is built,
+# helpers.data imports sklearn.datasets when it loads the digits: 1-2.5 s per kernel otherwise
+BASE_PRELOAD = ("numpy", "torch", "torch.nn.functional", "matplotlib.pyplot", "ipykernel.kernelapp",
+                "torch._dynamo", "torch.distributed.tensor", "sklearn.datasets")
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
