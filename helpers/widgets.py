@@ -1,18 +1,41 @@
-"""Interactive explorers (ipywidgets). Each returns a widget to display as a cell's last line."""
+"""Interactive explorers (ipywidgets). Each returns a widget to display as a cell's last line.
+
+While nbgrader runs a notebook (validate or autograde: ``NBGRADER_EXECUTION`` is set) an explorer
+builds no widget and returns a one-line note instead: nobody can move its sliders there, and
+nbclient can miss the kernel's reply to a cell with an ``Output`` widget and wait out the cell's
+time limit (nbclient issue 312), which made a student's Validate slow for nothing.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
+
 import ipywidgets as W
 import matplotlib.pyplot as plt
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from . import signals
 
 __all__ = ["denoise_explorer", "conv_explorer", "shift_explorer"]
 
 FILTERS = {"moving average": signals.moving_average_kernel, "triangle": signals.triangle_kernel}
+NOT_BUILT = "*{name}: an interactive explorer, not built while nbgrader runs this notebook; open it in JupyterLab.*"
 
 
+def _interactive_only(explorer):
+    """``explorer`` as is, except under nbgrader, where it returns :data:`NOT_BUILT` as Markdown."""
+
+    @functools.wraps(explorer)
+    def built_when_interactive(*args, **kwargs):
+        if os.environ.get("NBGRADER_EXECUTION"):
+            return Markdown(NOT_BUILT.format(name=explorer.__name__))
+        return explorer(*args, **kwargs)
+
+    return built_when_interactive
+
+
+@_interactive_only
 def denoise_explorer(series: signals.Series, max_M: int = 30, padding: str = "replicate") -> W.VBox:
     """Sliders for the half-width ``M`` and the filter type over a noisy series.
 
@@ -52,6 +75,7 @@ def denoise_explorer(series: signals.Series, max_M: int = 30, padding: str = "re
     return W.VBox([W.HBox([m_slider, kind]), out])
 
 
+@_interactive_only
 def conv_explorer(image=None, size: int = 128) -> W.VBox:
     """A kernel picker and stride / padding / dilation sliders over a photograph.
 
@@ -101,6 +125,7 @@ def conv_explorer(image=None, size: int = 128) -> W.VBox:
     return W.VBox([W.HBox([pick, stride]), W.HBox([padding, dilation]), out])
 
 
+@_interactive_only
 def shift_explorer(images, measure, max_shift: int = 6) -> W.VBox:
     """Shift an image and watch its feature maps before and after pooling.
 
