@@ -4,6 +4,7 @@
   ``COURSE_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``) overrides the choice.
 - :func:`available_devices` lists every device present (tests run on each of them).
 - :func:`seed_everything` seeds Python, NumPy and torch in one call.
+- :func:`under_nbgrader` tells whether nbgrader is running the notebook (validate or autograde).
 - :func:`budget` says how much work a notebook may do: ``"full"`` normally, ``"fast"`` while
   nbgrader runs it (``NBGRADER_EXECUTION`` is set) or in CI (``CI`` is set). :func:`pick` turns
   that into a number: ``epochs = pick(full=200, fast=20)``.
@@ -17,7 +18,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["get_device", "available_devices", "seed_everything", "budget", "is_fast", "pick"]
+__all__ = ["get_device", "available_devices", "seed_everything", "under_nbgrader", "budget", "is_fast", "pick"]
 
 
 def _mps_available() -> bool:
@@ -83,6 +84,11 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def under_nbgrader() -> bool:
+    """True while nbgrader runs the notebook (validate or autograde): it sets ``NBGRADER_EXECUTION``."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
 def budget() -> str:
     """``"fast"`` under nbgrader (``NBGRADER_EXECUTION`` set) or in CI (``CI`` set), else ``"full"``.
 
@@ -91,7 +97,7 @@ def budget() -> str:
     forced = os.environ.get("COURSE_BUDGET", "").strip().lower()
     if forced in ("full", "fast"):
         return forced
-    if os.environ.get("NBGRADER_EXECUTION") or os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if under_nbgrader() or os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         return "fast"
     return "full"
 

@@ -7,7 +7,7 @@ import warnings
 
 import torch
 
-from .device import budget, get_device, seed_everything
+from .device import budget, get_device, seed_everything, under_nbgrader
 
 FIGURES = "CNN_COURSE_FIGURES"  # set (to 1) for graded notebooks that keep their figures
 
@@ -47,7 +47,7 @@ def setup_notebook(seed: int = 0, verbose: bool = True) -> torch.device:
     Returns:
         the ``torch.device`` to compute on (see :func:`helpers.device.get_device`).
     """
-    if os.environ.get("NBGRADER_EXECUTION"):
+    if under_nbgrader():
         warnings.simplefilter("ignore")
         # graders run several notebooks side by side; torch's threads would then fight over the
         # cores (tiny models ran 10x slower), so each graded kernel computes on one thread

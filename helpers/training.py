@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from dataclasses import dataclass, field
 
 import torch
@@ -24,6 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from . import _validate as check
+from .device import under_nbgrader
 
 __all__ = ["make_loader", "train_epoch", "evaluate", "predict", "EarlyStopping", "History", "fit",
            "confusion_matrix", "model_device", "count_parameters", "digits_cnn", "DIGITS_CNN_SPEC", "feature_maps"]
@@ -362,7 +362,7 @@ class History:
 
 
 def _progress_disabled(progress: bool) -> bool:
-    return not progress or bool(os.environ.get("NBGRADER_EXECUTION"))
+    return not progress or under_nbgrader()
 
 
 def fit(model: nn.Module, train_loader, val_loader=None, *, optimizer: torch.optim.Optimizer, epochs: int,

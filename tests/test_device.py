@@ -121,6 +121,14 @@ def test_budget_is_fast_under_nbgrader(monkeypatch):
     assert hd.is_fast() is True
 
 
+@pytest.mark.parametrize("value, running", [("autograde", True), ("validate", True), ("", False), (None, False)])
+def test_under_nbgrader_follows_nbgrader_execution_not_ci(monkeypatch, value, running):
+    monkeypatch.setenv("CI", "true")
+    if value is not None:
+        monkeypatch.setenv("NBGRADER_EXECUTION", value)
+    assert hd.under_nbgrader() is running
+
+
 @pytest.mark.parametrize("value", ["true", "TRUE", "1", "yes"])
 def test_budget_is_fast_in_ci(monkeypatch, value):
     monkeypatch.setenv("CI", value)

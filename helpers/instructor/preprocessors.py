@@ -23,11 +23,11 @@ import copy
 import time
 from queue import Empty
 
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from traitlets import Enum, Integer
 
@@ -205,5 +205,5 @@ class StderrIsNotAFailure(NbGraderPreprocessor):
         return cell, resources
 
 
-__all__ = ["ResilientExecute", "poll_in_slices", "CapOutput", "StderrIsNotAFailure", "KERNEL_DIED", "NOT_RUN", "TRUNCATED", "GUARD",
-           "REPLACED"]
+__all__ = ["ResilientExecute", "poll_in_slices", "CapOutput", "StderrIsNotAFailure", "KERNEL_DIED", "NOT_RUN",
+           "TRUNCATED", "GUARD", "REPLACED"]
