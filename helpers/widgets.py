@@ -3,7 +3,7 @@
 While nbgrader runs a notebook (validate or autograde: ``NBGRADER_EXECUTION`` is set) an explorer
 builds no widget and returns a one-line note instead: nobody can move its sliders there, and
 nbclient can miss the kernel's reply to a cell with an ``Output`` widget and wait out the cell's
-time limit (nbclient issue 312), which made a student's Validate slow for nothing.
+time limit (nbclient issue 312), which could make a student's Validate slow for nothing.
 """
 
 from __future__ import annotations
