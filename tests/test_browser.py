@@ -35,7 +35,7 @@ EXERCISE = "receptive_field"
 RIGHT = "def receptive_field(kernel_size, dilations):\n    return 1 + sum((kernel_size - 1) * d for d in dilations)"
 WRONG = "def receptive_field(kernel_size, dilations):\n    return 1 + (kernel_size - 1) * len(dilations)"
 PASSED = f"✓ {EXERCISE} passed"
-COUNTEREXAMPLE = f"{EXERCISE}: a counterexample."
+COUNTEREXAMPLE = "the counterexample:"
 DIAGNOSIS = "likely mistake: the dilations were ignored"
 
 STDERR = "application/vnd.jupyter.stderr"  # JupyterLab 4 renders error outputs (tracebacks) with it too

@@ -176,7 +176,7 @@ def test_self_check_rejects_the_mistake_and_explains_it(name, mistake, capsys):
     with pytest.raises(CheckFailure) as info:
         getattr(checks_signals, name)(mistake.fn)
     message = str(info.value)
-    assert message.startswith(f"{name}: a counterexample.")
+    assert message.startswith(f"{name}: likely mistake: {mistake.explain}")
     assert f"likely mistake: {mistake.explain}" in message
     assert CHECK_MARK not in capsys.readouterr().out
 
@@ -468,7 +468,7 @@ def test_close_reports_shape_type_dtype_and_values():
     assert core.close([1.0, 2.0, 3.0], a) == "expected a torch.Tensor, got list"
     assert core.close(torch.tensor([1, 2, 3]), a) == "expected floating-point values, got dtype torch.int64"
     problem = core.close(torch.tensor([1.0, 2.5, 3.0]), a)
-    assert problem.startswith("wrong values (first at index (1,), largest difference 0.5")
+    assert problem == "wrong values at 1 of 3 positions, first at index (1,): expected 2, got 2.5"
     assert core.close(torch.tensor([1.0, float("nan"), 3.0]), a).startswith("wrong values")
     assert core.close(torch.tensor([float("nan")]), torch.tensor([float("nan")])) is not None
     assert core.close(torch.tensor([float("inf")]), torch.tensor([1.0])) is not None
@@ -493,7 +493,7 @@ def test_close_ints():
     assert core.close(16, 16) is None
     assert core.close(np.int64(16), 16) is None
     assert core.close(17, 16) == "expected 16, got 17"
-    assert core.close(16.0, 16) == "expected a int, got float 16.0"
+    assert core.close(16.0, 16).startswith("expected a int, got float 16")
     assert core.close(True, 1) is not None
     assert core.close("a", "a") is None and core.close("b", "a") is not None
 
@@ -503,7 +503,7 @@ def test_close_floats():
     assert core.close(0.5 + 1e-9, 0.5) is None
     assert core.close(1, 1.0) is None
     assert core.close(0.6, 0.5) == "expected 0.5, got 0.6"
-    assert core.close(torch.tensor(0.5), 0.5) == "expected a number, got Tensor"
+    assert core.close(torch.tensor(0.5), 0.5).startswith("expected a Python float, got Tensor")
     assert core.close(1000.05, 1000.0) is None  # rtol 1e-4 scales with the size
     assert core.close(1000.2, 1000.0) is not None
 
@@ -515,6 +515,79 @@ def test_close_refuses_an_unknown_kind_of_value():
 
 def test_describe_is_short_and_readable():
     assert core.describe(torch.tensor([1.0, 2.5])) == "[1, 2.5]"
-    assert core.describe(torch.zeros(2, 2)) == "tensor of shape (2, 2): [0, 0, 0, 0]"
+    assert core.describe(torch.zeros(2, 2)) == "tensor (2, 2) float32 [0, 0, 0, 0]"
     assert core.describe(torch.arange(20.0)).endswith(", ...]")
     assert core.describe(0.123456) == "0.1235"
+
+
+# ------------------------------------------------------------------ trust: exact types, feedback
+def test_close_prints_enough_digits_to_tell_numbers_apart():
+    assert core.close(28.00001, 28.0, atol=0, rtol=0) == "expected 28, got 28.00001"
+    problem = core.close(torch.tensor([1.00001], dtype=torch.float64), torch.tensor([1.0], dtype=torch.float64),
+                         atol=0, rtol=0)
+    assert problem.endswith("expected 1, got 1.00001")
+
+
+def test_close_compares_dtype_when_the_contract_names_it():
+    x = torch.ones(3, dtype=torch.float64)
+    assert core.close(x.float(), x) is None
+    assert "wrong dtype: expected torch.float64" in core.close(x.float(), x, dtype=True)
+
+
+def test_close_refuses_subclasses_whose_comparisons_could_lie():
+    class Liar(torch.Tensor):
+        pass
+
+    class LyingInt(int):
+        def __eq__(self, other):
+            return True
+
+    assert core.close(torch.ones(2).as_subclass(Liar), torch.ones(2)) == "expected a torch.Tensor, got Liar"
+    assert core.close(LyingInt(3), 4).startswith("expected a int, got LyingInt")
+    assert core.close(LyingInt(3), 4.0).startswith("expected a Python float, got LyingInt")
+
+
+def test_close_names_the_parts_of_a_tuple():
+    a = torch.zeros(2)
+    assert core.close((a, a + 1), (a, a), parts=("dx", "dw")).startswith("dw: wrong values")
+
+
+def test_a_failure_renders_without_the_checks_traceback():
+    failure = core.CheckFailure("conv: likely mistake: flipped\n  input: ...")
+    assert failure._render_traceback_() == ["CheckFailure: conv: likely mistake: flipped", "  input: ..."]
+
+
+def test_not_implemented_means_the_students_stub_only():
+    def stub(x):
+        raise NotImplementedError()
+
+    def inside_torch(x):
+        return torch.nn.functional.pad(x, (2, 2), mode="reflect")  # torch: 1-D reflect is not implemented
+
+    with pytest.raises(CheckFailure, match="not implemented yet"):
+        core.run_cases("f", stub, lambda x: x, [core.Case((torch.ones(3),))])
+    try:
+        inside_torch(torch.ones(3))
+    except NotImplementedError:
+        with pytest.raises(CheckFailure, match="raised NotImplementedError") as info:
+            core.run_cases("f", inside_torch, lambda x: x, [core.Case((torch.ones(3),))])
+        assert "not implemented yet" not in str(info.value)
+
+
+def _course_double(x):
+    return 2 * x
+
+
+def test_an_exercise_runs_its_rules_in_the_self_check_and_the_grade(capsys):
+    seen = []
+    rule = core.Rule("returns the input's dtype", lambda f: seen.append(f) or "dtype kept")
+    exercise = core.Exercise("double", _course_double,
+                             lambda gen: [core.Case((torch.ones(2),))] + ([core.Case((torch.randn(3, generator=gen),))]
+                                                                        if gen is not None else []),
+                             rules=[rule], checked=["doubles [1, 1]"])
+    exercise.check(lambda x: x * 2)
+    assert "✓ double passed" in capsys.readouterr().out and len(seen) == 1
+    with pytest.raises(CheckFailure):
+        exercise.grade(lambda x: x * 2 if x.numel() == 2 else x)  # only a random case reveals it
+    with pytest.raises(CheckFailure, match="calls the course's own _course_double"):
+        exercise.check(lambda x: _course_double(x))

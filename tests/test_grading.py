@@ -82,3 +82,24 @@ def test_hidden_tests_are_restored_at_grading(graded):
     root, _, _ = graded
     cells = cells_by_id(root.autograded_notebook("solution"))
     assert any("BEGIN HIDDEN TESTS" in c.source for gid, c in cells.items() if gid.startswith("test_"))
+
+
+def _self_check_passed(nb, gid: str) -> bool:
+    """Whether the visible self-check of test cell ``gid`` printed its pass line ("✓ ... passed")."""
+    return "\N{CHECK MARK}" in cell_output_text(nb, gid)
+
+
+def test_the_self_check_rejects_every_wrong_answer_the_grade_rejects(graded):
+    """A student shown a pass is never scored 0 for the same reason: the self-check (the visible part
+    of the test cell, run first) fails on every mutant, except the ``hidden_only`` ones, which only a
+    random case of the hidden test can reveal and whose bank entry says why."""
+    root, scores, mutants = graded
+    passed = [m for m in mutants if _self_check_passed(root.autograded_notebook(m.student), f"test_{m.cell}")]
+    unexplained = [m.student for m in passed if not m.hidden_only]
+    rule_based = [m for m in mutants if not m.hidden_only]
+    agreed = len(rule_based) - len(unexplained)
+    print(f"{root.assignment}: the self-check rejects {agreed} of {len(rule_based)} rule-based wrong answers "
+          f"({100 * agreed / max(len(rule_based), 1):.0f}%); {len(mutants) - len(rule_based)} hidden-only")
+    assert not unexplained, "the self-check passed these wrong answers: " + ", ".join(unexplained)
+    stale = [m.student for m in mutants if m.hidden_only and m not in passed]
+    assert not stale, "marked hidden_only but the self-check rejects them (remove the mark): " + ", ".join(stale)

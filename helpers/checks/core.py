@@ -37,13 +37,23 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 __all__ = [
-    "CheckFailure", "Case", "Mistake", "run_cases", "expect_error", "report_pass", "close", "describe",
+    "CheckFailure", "Case", "Mistake", "Rule", "Exercise", "run_cases", "call_student", "expect_error",
+    "report_pass", "close", "describe", "not_implemented_by", "assert_not_the_course_version",
     "calls_made", "assert_from_scratch", "assert_vectorized", "assert_untampered", "swapped_globals",
 ]
 
 
 class CheckFailure(AssertionError):
-    """A check found a wrong answer; the message says where and, when known, why."""
+    """A check found a wrong answer; the message says where and, when known, why.
+
+    It is raised for students, so IPython shows only its message: ``_render_traceback_`` is the
+    hook IPython calls instead of formatting the traceback, which would list the checks' own
+    frames above the message.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {line}" if i == 0 else line
+                for i, line in enumerate(str(self).splitlines() or [""])]
 
 
 @dataclass
@@ -73,66 +83,111 @@ class Mistake:
 
 
 # --------------------------------------------------------------------------------------- display
-def describe(value: Any, limit: int = 12) -> str:
-    """A short, readable form of a value: tensors as rounded lists with their shape."""
+def describe(value: Any, limit: int = 8) -> str:
+    """A short, readable form of a value: a tensor's shape, dtype and first ``limit`` values.
+
+    Never more than one line: a counterexample shows where two answers differ, not whole tensors.
+    """
     if isinstance(value, torch.Tensor):
         flat = value.detach().cpu().reshape(-1)
         items = [_num(v) for v in flat[:limit].tolist()]
         more = ", ..." if flat.numel() > limit else ""
         body = f"[{', '.join(items)}{more}]"
-        shape = tuple(value.shape)
-        return body if value.dim() == 1 and not more else f"tensor of shape {shape}: {body}"
+        if value.dim() == 1 and not more and value.dtype in (torch.float64, torch.float32):
+            return body
+        return f"tensor {tuple(value.shape)} {str(value.dtype).replace('torch.', '')} {body}"
     if isinstance(value, float):
         return _num(value)
     if isinstance(value, (list, tuple)) and len(value) > limit:
-        return f"{type(value).__name__} of {len(value)}: {list(value[:limit])}..."
-    return repr(value)
+        return f"{type(value).__name__} of {len(value)}: {', '.join(describe(v) for v in value[:limit])}, ..."
+    if isinstance(value, torch.nn.Module):
+        return f"{type(value).__name__} module"
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _num(v: float) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+def _num(v: Any, digits: int = 4) -> str:
+    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
+
+
+def _pair(expected: Any, got: Any) -> tuple[str, str]:
+    """Both numbers with the fewest digits (at least 4) that make them print differently when they differ."""
+    for digits in range(4, 18):
+        e, g = _num(expected, digits), _num(got, digits)
+        if e != g or expected == got:
+            return e, g
+    return repr(expected), repr(got)
+
+
+def _where(got: torch.Tensor, expected: torch.Tensor, index: tuple[int, ...]) -> str:
+    e, g = _pair(expected[index].item(), got[index].item())
+    return f"first at index {index}: expected {e}, got {g}"
 
 
 # ------------------------------------------------------------------------------------ comparing
-def close(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4) -> str | None:
-    """``None`` when ``got`` matches ``expected``, else a sentence saying how it differs."""
+def close(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4, dtype: bool = False,
+          parts: Sequence[str] = ()) -> str | None:
+    """``None`` when ``got`` matches ``expected``, else a sentence saying how it differs.
+
+    Types are compared exactly (a ``torch.Tensor`` subclass or an ``int`` subclass whose
+    comparisons could lie is refused). With ``dtype=True`` a tensor must also have the expected
+    dtype (contracts that say "same dtype as x"). ``parts`` names the items of a tuple result
+    (``("dx", "dw", "db")``) in the message.
+    """
     if isinstance(expected, torch.Tensor):
-        if not isinstance(got, torch.Tensor):
-            return f"expected a torch.Tensor, got {type(got).__name__}"
-        if tuple(got.shape) != tuple(expected.shape):
-            return f"wrong shape: expected {tuple(expected.shape)}, got {tuple(got.shape)}"
-        if got.device != expected.device:
-            return f"wrong device: the input was on {expected.device}, the output is on {got.device}"
-        if not got.is_floating_point():
-            return f"expected floating-point values, got dtype {got.dtype}"
-        a, b = got.detach().to(torch.float64), expected.detach().to(torch.float64)
-        diff = (a - b).abs()
-        within = (diff <= atol + rtol * b.abs()) & torch.isfinite(b)
-        bad = ~(within | (a == b))  # NaN is always wrong; an infinity must be matched exactly
-        if bool(bad.any()):
-            where = tuple(int(i) for i in bad.nonzero()[0])
-            return f"wrong values (first at index {where}, largest difference {float(diff[bad].max()):.3g})"
-        return None
+        return _close_tensor(got, expected, atol, rtol, dtype)
     if isinstance(expected, tuple):  # several results, e.g. the gradients (dx, dw, db)
-        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+        if type(got) not in (tuple, list) or len(got) != len(expected):
             return f"expected a tuple of {len(expected)} values, got {describe(got)}"
         for i, (g, e) in enumerate(zip(got, expected)):
-            problem = close(g, e, atol, rtol)
+            problem = close(g, e, atol, rtol, dtype)
             if problem is not None:
-                return f"value {i} of the tuple: {problem}"
+                part = parts[i] if i < len(parts) else f"value {i} of the tuple"
+                return f"{part}: {problem}"
         return None
     if isinstance(expected, bool) or isinstance(expected, (int, str)):
-        integer_like = isinstance(expected, int) and not isinstance(expected, bool) and isinstance(got, np.integer)
+        integer_like = type(expected) is int and type(got) in _NUMPY_INTS
         if type(got) is not type(expected) and not integer_like:
-            return f"expected a {type(expected).__name__}, got {type(got).__name__} {got!r}"
+            hint = " (return a Python int, e.g. with // or int(...))" if type(expected) is int else ""
+            return f"expected a {type(expected).__name__}, got {type(got).__name__} {describe(got)}{hint}"
         return None if got == expected else f"expected {expected!r}, got {got!r}"
     if isinstance(expected, float):
-        if isinstance(got, bool) or not isinstance(got, (float, int, np.number)):
-            return f"expected a number, got {type(got).__name__}"
+        if type(got) not in (float, int, *_NUMPY_FLOATS, *_NUMPY_INTS):
+            return (f"expected a Python float, got {type(got).__name__} {describe(got)}"
+                    + (" (use .item() to turn a one-element tensor into a float)"
+                       if isinstance(got, torch.Tensor) else ""))
+        got = float(got)
         if got == expected or (math.isfinite(expected) and abs(got - expected) <= atol + rtol * abs(expected)):
             return None
-        return f"expected {expected}, got {got}"
+        e, g = _pair(expected, got)
+        return f"expected {e}, got {g}"
     raise TypeError(f"close: cannot compare values of type {type(expected).__name__}")
+
+
+_NUMPY_INTS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
+_NUMPY_FLOATS = (np.float16, np.float32, np.float64)
+
+
+def _close_tensor(got: Any, expected: torch.Tensor, atol: float, rtol: float, dtype: bool) -> str | None:
+    if type(got) is not torch.Tensor and type(got) is not torch.nn.Parameter:
+        return f"expected a torch.Tensor, got {type(got).__name__}"
+    if tuple(got.shape) != tuple(expected.shape):
+        return f"wrong shape: expected {tuple(expected.shape)}, got {tuple(got.shape)}"
+    if got.device != expected.device:
+        return f"wrong device: the input was on {expected.device}, the output is on {got.device}"
+    if expected.is_floating_point() and not got.is_floating_point():
+        return f"expected floating-point values, got dtype {got.dtype}"
+    if dtype and got.dtype != expected.dtype:
+        return (f"wrong dtype: expected {expected.dtype} (the same dtype as the input), got {got.dtype}; "
+                "create new tensors with x.new_zeros(...) or dtype=x.dtype")
+    a, b = got.detach().cpu().to(torch.float64), expected.detach().cpu().to(torch.float64)
+    diff = (a - b).abs()
+    within = (diff <= atol + rtol * b.abs()) & torch.isfinite(b)
+    bad = ~(within | (a == b))  # NaN is always wrong; an infinity must be matched exactly
+    if bool(bad.any()):
+        where = tuple(int(i) for i in bad.nonzero()[0])
+        return (f"wrong values at {int(bad.sum())} of {bad.numel()} positions, {_where(a, b, where)}")
+    return None
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -154,14 +209,43 @@ def _diagnose(case: Case, got: Any, mistakes: Sequence[Mistake]) -> str | None:
     return None
 
 
+def not_implemented_by(student: Callable, exc: BaseException) -> bool:
+    """Whether ``exc`` is the student's own "not done yet" stub, not an error raised inside a library.
+
+    A ``NotImplementedError`` counts as the stub only when it was raised by code in the same file as
+    the student's function (a notebook cell); torch raises it too, e.g. for 1-D reflect padding.
+    """
+    if not isinstance(exc, NotImplementedError):
+        return False
+    code = getattr(inspect.unwrap(student), "__code__", None)
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return code is not None and tb is not None and tb.tb_frame.f_code.co_filename == code.co_filename
+
+
+def _not_implemented(name: str) -> CheckFailure:
+    return CheckFailure(f"{name}: not implemented yet (the cell still raises NotImplementedError)")
+
+
+def call_student(name: str, student: Callable, case: Case, expected: Any = None) -> Any:
+    """``case.call(student)``; a crash becomes a counterexample naming the input that caused it."""
+    try:
+        return case.call(student)
+    except Exception as exc:
+        if not_implemented_by(student, exc):
+            raise _not_implemented(name) from None
+        raise CheckFailure(_failure(name, case, expected, f"raised {type(exc).__name__}: {exc}", None)) from None
+
+
 def run_cases(name: str, student: Callable, reference: Callable, cases: Iterable[Case],
               mistakes: Sequence[Mistake] = (), compare: Callable = close) -> int:
     """Check ``student`` against ``reference`` on every case; return how many passed.
 
     Raises:
         CheckFailure: on the first case where the student's answer differs or raises, with the
-            input, the expected and the actual output and, if a known mistake reproduces the
-            student's output, its explanation.
+            likely mistake first (when a known mistake reproduces the student's output), then the
+            input, the expected and the actual output.
     """
     if not callable(student):
         raise CheckFailure(f"{name}: expected a function, got {type(student).__name__}; "
@@ -169,13 +253,7 @@ def run_cases(name: str, student: Callable, reference: Callable, cases: Iterable
     count = 0
     for case in cases:
         expected = case.call(reference)
-        try:
-            got = case.call(student)
-        except NotImplementedError:
-            raise CheckFailure(f"{name}: not implemented yet (the cell still raises NotImplementedError)") from None
-        except Exception as exc:  # the student's code crashed: show the input that crashed it
-            raise CheckFailure(_failure(name, case, expected, f"raised {type(exc).__name__}: {exc}",
-                                        None)) from None
+        got = call_student(name, student, case, expected)
         problem = compare(got, expected)
         if problem is not None:
             raise CheckFailure(_failure(name, case, expected, describe(got), problem,
@@ -186,14 +264,15 @@ def run_cases(name: str, student: Callable, reference: Callable, cases: Iterable
 
 def _failure(name: str, case: Case, expected: Any, got: str, problem: str | None,
              likely: str | None = None) -> str:
-    lines = [f"{name}: a counterexample.",
-             f"  input:    {name}({case.show()})" + (f"   [{case.label}]" if case.label else ""),
-             f"  expected: {describe(expected)}",
-             f"  got:      {got}"]
+    lines = [f"{name}: likely mistake: {likely}" if likely else f"{name}: a counterexample."]
+    if likely:
+        lines.append("  the counterexample:")
+    lines.append(f"  input:    {name}({case.show()})" + (f"   [{case.label}]" if case.label else ""))
+    if expected is not None:
+        lines.append(f"  expected: {describe(expected)}")
+    lines.append(f"  got:      {got}")
     if problem:
         lines.append(f"  problem:  {problem}")
-    if likely:
-        lines.append(f"  likely mistake: {likely}")
     return "\n".join(lines)
 
 
@@ -203,9 +282,9 @@ def expect_error(name: str, fn: Callable, case: Case, error: type[Exception], hi
         got = case.call(fn)
     except error:
         return
-    except NotImplementedError:
-        raise CheckFailure(f"{name}: not implemented yet (the cell still raises NotImplementedError)") from None
     except Exception as exc:
+        if not_implemented_by(fn, exc):
+            raise _not_implemented(name) from None
         raise CheckFailure(f"{name}({case.show()}) raised {type(exc).__name__}: {exc}; "
                            f"expected a {error.__name__}. {hint}") from None
     raise CheckFailure(f"{name}({case.show()}) returned {describe(got)}; expected a {error.__name__}. {hint}")
@@ -216,6 +295,104 @@ def report_pass(name: str, what: Sequence[str]) -> None:
     print(f"\N{CHECK MARK} {name} passed:")
     for line in what:
         print(f"    - {line}")
+
+
+# ------------------------------------------------------------------------------ one exercise
+@dataclass
+class Rule:
+    """A requirement of the contract that is not a value on one input (from scratch, vectorised,
+    causal, bad input refused, the student's own earlier function used ...).
+
+    ``test(student)`` raises :class:`CheckFailure` when the rule is broken and may return a line
+    for the success message (e.g. the measured call counts); ``what`` describes the rule.
+    """
+
+    what: str
+    test: Callable[[Callable], Any]
+
+
+@dataclass
+class Exercise:
+    """One definition of an exercise, feeding both its visible self-check and its hidden test.
+
+    Both run every :class:`Rule` and the fixed cases (``cases(None)``) against ``reference``;
+    the hidden test adds the seeded random cases (``cases(Generator(seed))`` returns fixed and
+    random cases). So a rule the grade enforces is always enforced by the self-check too, and a
+    student shown a pass can lose points only on a case, never on a rule they were not told of.
+
+    Attributes:
+        name: the student's function name, as in the notebook.
+        reference: the course's answer; its output is the expected value.
+        cases: ``cases(gen)`` -> list of :class:`Case`; ``gen`` is ``None`` for the self-check.
+        mistakes: known wrong answers, run on a failing case to name the likely mistake.
+        rules: structural requirements, checked after the cases.
+        checked: the self-check's success lines (what a pass means), rules' lines appended.
+        seed: the hidden test's seed.
+        compare: ``compare(got, expected) -> str | None`` (default :func:`close`).
+        course_versions: the course's own functions that implement this exercise; calling any of
+            them is never an answer (default: ``reference`` when it is a named function).
+        context: a context manager factory wrapping every call of the student's function (e.g.
+            the course's ``pad`` bound while ``conv1d`` is checked).
+    """
+
+    name: str
+    reference: Callable
+    cases: Callable[[torch.Generator | None], list]
+    mistakes: Sequence[Mistake] = ()
+    rules: Sequence[Rule] = ()
+    checked: Sequence[str] = ()
+    seed: int = 0
+    compare: Callable = close
+    course_versions: Sequence[Callable] | None = None
+    context: Callable[[Callable], Any] | None = None
+
+    def _versions(self) -> list[Callable]:
+        if self.course_versions is not None:
+            return list(self.course_versions)
+        named = getattr(self.reference, "__name__", "<lambda>") != "<lambda>"
+        return [self.reference] if named and hasattr(inspect.unwrap(self.reference), "__code__") else []
+
+    def _run(self, student: Callable, gen: torch.Generator | None) -> list[str]:
+        if not callable(student):
+            raise CheckFailure(f"{self.name}: expected a function, got {type(student).__name__}; "
+                               "did you run the cell that defines it?")
+        cases = self.cases(gen)
+        lines = []
+        with (self.context(student) if self.context else contextlib.nullcontext()):
+            run_cases(self.name, student, self.reference, cases, self.mistakes, self.compare)
+            if cases:
+                assert_not_the_course_version(self.name, student, cases[0], self._versions())
+            for rule in self.rules:
+                said = rule.test(student)
+                lines.append(said if isinstance(said, str) else rule.what)
+        return lines
+
+    def check(self, student: Callable) -> None:
+        """The visible self-check: the fixed cases and every rule; prints what it checked."""
+        lines = self._run(student, None)
+        report_pass(self.name, [*self.checked, *lines])
+
+    def grade(self, student: Callable) -> None:
+        """The hidden test: the same rules, the fixed cases and the seeded random ones."""
+        assert_untampered()
+        self._run(student, torch.Generator().manual_seed(self.seed))
+
+
+def assert_not_the_course_version(name: str, student: Callable, case: Case, versions: Sequence[Callable]) -> None:
+    """Raise if ``student`` calls one of the course's own implementations of this exercise.
+
+    The course's functions are importable from ``helpers``; using one is never an answer,
+    whether or not the exercise says "from scratch".
+    """
+    if not versions:
+        return
+    _, calls = calls_made(call_student, name, student, case)
+    keys = {_code_key(inspect.unwrap(f).__code__): f for f in versions}
+    for code in calls.code:
+        if _code_key(code) in keys:
+            raise CheckFailure(f"{name}: your function calls the course's own {code.co_name} "
+                               f"(helpers/{os.path.basename(code.co_filename)}); that is the answer, not yours. "
+                               "Write the computation yourself.")
 
 
 # ---------------------------------------------------------------------- structural checks
@@ -300,7 +477,7 @@ def assert_from_scratch(name: str, fn: Callable, case: Case, banned_builtins: It
     functions by where their code was written (file, name, line), which also catches a fresh copy
     of the reference loaded under another module name or imported under another name.
     """
-    _, calls = calls_made(fn, *copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+    _, calls = calls_made(call_student, name, fn, case)
     builtin_ids = {id(b) for b in banned_builtins}
     builtin_names = {getattr(b, "__name__", "") for b in banned_builtins}
     keys = {_code_key(inspect.unwrap(f).__code__) for f in banned_functions}
@@ -323,8 +500,8 @@ def assert_vectorized(name: str, fn: Callable, small: Case, large: Case, slack: 
     Returns:
         the number of calls on the small and on the large case.
     """
-    _, few = calls_made(fn, *copy.deepcopy(small.args), **copy.deepcopy(small.kwargs))
-    _, many = calls_made(fn, *copy.deepcopy(large.args), **copy.deepcopy(large.kwargs))
+    _, few = calls_made(call_student, name, fn, small)
+    _, many = calls_made(call_student, name, fn, large)
     if many.count > few.count + slack:
         raise CheckFailure(f"{name}: not vectorised: it made {few.count} function calls for "
                            f"[{small.label}] but {many.count} for [{large.label}], so it loops in Python "

@@ -3,7 +3,9 @@
 Each :class:`Mutant` edits the instructor's answer of one solution cell (exact text
 replacements, each of which must apply) or replaces it whole. Autograded as a student, its
 target test cell ``test_<cell>`` must lose its points. ``explains``, when given, is text the
-self-check must print for it (the likely mistake it diagnoses).
+self-check must print for it (the likely mistake it diagnoses). The visible self-check must reject
+every mutant too (tests/test_grading.py measures the agreement), except those marked
+``hidden_only`` with the reason only a random case of the hidden test can reveal them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class Mutant:
     edits: tuple[tuple[str, str], ...] = ()
     source: str | None = None  # a whole new cell, instead of edits
     explains: str | None = None
+    # Why only the hidden test's random cases can reveal it (the self-check passes it): must be justified.
+    hidden_only: str | None = None
 
     @property
     def student(self) -> str:
@@ -35,8 +39,8 @@ class Mutant:
         return answer
 
 
-def M(cell, name, *edits, explains=None, source=None):
-    return Mutant(cell, name, tuple(edits), source, explains)
+def M(cell, name, *edits, explains=None, source=None, hidden_only=None):
+    return Mutant(cell, name, tuple(edits), source, explains, hidden_only)
 
 
 MUTANTS = [
