@@ -542,3 +542,17 @@ def test_student_view_server_validates_and_has_no_instructor_tools(student_confi
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=10)
+
+
+def test_binder_culls_kernels_left_without_a_tab():
+    """Binder's 2 GB: kernels whose tab was closed are shut down after some idle minutes, never a busy
+    or connected one; postBuild installs the setting into the environment's server configuration."""
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+
+    config = json.loads((BINDER / "jupyter_server_config.json").read_text(encoding="utf-8"))
+    culling = config["MappingKernelManager"]
+    assert set(culling) <= set(MappingKernelManager.class_trait_names()), "unknown MappingKernelManager option"
+    assert 60 <= culling["cull_idle_timeout"] <= 1800
+    assert culling["cull_connected"] is False and culling["cull_busy"] is False
+    text = POSTBUILD.read_text(encoding="utf-8")
+    assert "cp binder/jupyter_server_config.json" in text and "jupyter_server_config.d" in text
