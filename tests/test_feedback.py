@@ -144,7 +144,8 @@ def test_feedback_runs_no_student_code_is_bounded_and_loads_mathjax_from_a_local
     # no student code runs: nothing of theirs in a script, in an attribute (onerror=...), or as a script
     assert not any("pwned" in script for script in page.scripts)
     assert not any("pwned" in (value or "") or name.startswith("on") for name, value in page.attributes)
-    assert "pwned by print" in text and "pwned by markdown" in text, "shown as text, escaped"
+    assert "&lt;script&gt;document.title = 'pwned by print'" in text, "shown as text, escaped"
+    assert "<p>The mean: $\\bar x = \\frac{1}{n} \\sum_i x_i$</p>" in text, "markdown and its maths are kept"
     # bounded: the JSON output, the displays past 20 and the attachment are replaced by notes
     assert html.stat().st_size < 200_000 < autograded.stat().st_size
     assert text.count(STRIPPED) == 2 and "the attachment" in text

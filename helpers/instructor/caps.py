@@ -50,7 +50,7 @@ class CapSizes(NbGraderPreprocessor):
     max_output_bytes = Integer(2_000_000, help="bytes one output may take (any MIME type)").tag(config=True)
     max_outputs = Integer(100, help="outputs one code cell may keep").tag(config=True)
     max_cell_bytes = Integer(4_000_000, help="bytes the outputs of one code cell may take").tag(config=True)
-    max_notebook_bytes = Integer(12_000_000, help="bytes all outputs of the notebook may take").tag(config=True)
+    max_notebook_bytes = Integer(8_000_000, help="bytes all outputs of the notebook may take").tag(config=True)
     max_attachment_bytes = Integer(2_000_000, help="bytes one cell attachment may take").tag(config=True)
 
     def preprocess(self, nb, resources):

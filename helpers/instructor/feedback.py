@@ -10,10 +10,12 @@ of its own preprocessors come:
   hidden lines;
 - :class:`~helpers.instructor.caps.CapSizes`: outputs and attachments above a size cap are
   replaced by a note;
-- nbconvert's ``SanitizeHTML``: a student's notebook is hostile input, and the feedback is opened
-  in a browser. Markdown and raw cells and HTML/markdown outputs go through bleach (``<script>``,
-  ``onerror=`` ... are escaped), JavaScript and other active outputs are removed; the exporter's
-  own ``sanitize_html`` does the same for what the template renders.
+- :class:`SanitizeOutputs`, nbconvert's ``SanitizeHTML`` but for markdown cells: a student's
+  notebook is hostile input, and the feedback is opened in a browser. Raw cells and HTML/markdown
+  outputs go through bleach (``<script>``, ``onerror=`` ... are escaped), JavaScript and other
+  active outputs are removed; the exporter's own ``sanitize_html`` does the same for what the
+  template renders. Markdown cells are sanitised after they are rendered (:func:`safe_markdown`):
+  bleach on their source would escape the ``&`` and ``<`` of their maths and code a second time.
 
 MathJax comes from the installed ``jupyter-server-mathjax`` package, not a CDN: a trimmed copy
 (TeX input, HTML-CSS output, its web fonts; :data:`MATHJAX_SKIPPED` left out) is written once per
@@ -57,6 +59,38 @@ class ShortTracebacks(NbGraderPreprocessor):
         return cell, resources
 
 
+# what rendered markdown may hold; everything else is escaped (shown as text)
+MARKDOWN_TAGS = ["p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "a", "em", "strong", "b", "i", "code", "pre",
+                 "blockquote", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "img", "span", "div",
+                 "sub", "sup", "del", "abbr"]
+MARKDOWN_ATTRIBUTES = {"*": ["class", "id", "align"], "a": ["href", "title"], "img": ["src", "alt", "title"]}
+
+
+def _sanitizer():
+    from nbconvert.preprocessors.sanitize import SanitizeHTML
+
+    class SanitizeOutputs(SanitizeHTML):
+        """nbconvert's ``SanitizeHTML`` for outputs and raw cells; markdown cells pass (see :func:`safe_markdown`)."""
+
+        def preprocess_cell(self, cell, resources, cell_index):
+            if cell.cell_type == "markdown":
+                return cell, resources
+            return super().preprocess_cell(cell, resources, cell_index)
+
+    return SanitizeOutputs
+
+
+def safe_markdown(html: str) -> str:
+    """nbconvert's ``strip_files_prefix`` filter, then its bleach sanitiser with the tags of
+    rendered markdown. nbgrader's feedback template renders markdown cells as
+    ``source | markdown2html | strip_files_prefix`` without nbconvert's sanitising, so this
+    replaces that filter (registered by :func:`feedback_config`)."""
+    from nbconvert.filters import strip_files_prefix
+    from nbconvert.preprocessors.sanitize import SanitizeHTML
+
+    return SanitizeHTML(tags=MARKDOWN_TAGS, attributes=MARKDOWN_ATTRIBUTES).sanitize_html_tags(strip_files_prefix(html))
+
+
 def mathjax_source() -> Path:
     """MathJax 2 as installed by the ``jupyter-server-mathjax`` package (its ``static/`` folder)."""
     try:
@@ -83,17 +117,17 @@ def copy_mathjax(folder: Path) -> Path:
 def feedback_config(course: Course):
     import nbgrader
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from nbconvert.preprocessors.sanitize import SanitizeHTML
     from nbgrader.preprocessors import GetGrades
 
     from .caps import CapSizes
 
     config = course.config()
-    config.GenerateFeedback.preprocessors = [ClearHiddenTests, ShortTracebacks, CapSizes, SanitizeHTML, GetGrades,
+    config.GenerateFeedback.preprocessors = [ClearHiddenTests, ShortTracebacks, CapSizes, _sanitizer(), GetGrades,
                                              CSSHTMLHeaderPreprocessor]
     config.ClearHiddenTests.enforce_metadata = False
-    config.SanitizeHTML.enabled = True  # nbconvert's preprocessors are off unless enabled
+    config.SanitizeOutputs.enabled = True  # nbconvert's preprocessors are off unless enabled
     config.HTMLExporter.sanitize_html = True
+    config.HTMLExporter.filters = {"strip_files_prefix": safe_markdown}
     config.HTMLExporter.mathjax_url = MATHJAX_URL
     # our template extends nbgrader's feedback template, found where GenerateFeedback looks for it
     nbgrader_templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
