@@ -19,6 +19,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from helpers.instructor import Course
 from helpers.instructor.caps import STRIPPED, CapSizes, size
 from helpers.instructor.feedback import MATHJAX_URL, generate_feedback
+from helpers.instructor.report import incidents
 
 A = "toy"
 CAPS = dict(max_output_bytes=50_000, max_outputs=20, max_cell_bytes=100_000, max_notebook_bytes=300_000,
@@ -48,7 +49,7 @@ def test_every_output_type_counts_and_what_is_above_a_cap_is_replaced_by_a_note(
     assert size(nb) < 20_000 < before
 
 
-def test_the_notebook_cap_keeps_the_first_outputs_and_attachments_above_their_cap_go():
+def test_the_notebook_cap_keeps_the_first_outputs_and_attachments_above_their_cap_go(tmp_path):
     chunk = [new_output("display_data", data={"text/html": "h" * 40_000}) for _ in range(2)]
     attached = new_markdown_cell("![x](attachment:big.png) ![y](attachment:small.png)")
     attached.attachments = {"big.png": {"image/png": "B" * 60_000}, "small.png": {"image/png": "C" * 100}}
@@ -58,6 +59,11 @@ def test_the_notebook_cap_keeps_the_first_outputs_and_attachments_above_their_ca
     assert kept == [2, 2, 2, 1, 0, 0], f"300 kB of outputs in order, then notes: {kept}"
     assert nb.cells[6].attachments == {"big.png": {"text/plain": ""}, "small.png": {"image/png": "C" * 100}}
     assert f"{STRIPPED} the attachment 'big.png'" in nb.cells[6].source
+    nbformat.write(nb, tmp_path / "capped.ipynb")  # the grading report says what was removed
+    assert incidents(tmp_path / "capped.ipynb") == ["code cell #3: outputs above the size caps, removed",
+                                                    "code cell #4: outputs above the size caps, removed",
+                                                    "code cell #5: outputs above the size caps, removed",
+                                                    "markdown cell #6: an attachment above the size cap, removed"]
 
 
 # ------------------------------------------------------------------- the pipeline, real nbgrader

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 
+from .caps import STRIPPED
 from .course import Course
 from .preprocessors import KERNEL_DIED, NOT_RUN, REPLACED, TRUNCATED
 from .validate import grade_ids
@@ -64,7 +65,8 @@ def read_report(course: Course, assignment: str) -> list[Outcome]:
 
 def incidents(path: Path) -> list[str]:
     """One line per event of an autograded notebook worth an instructor's look: a cell stopped at its
-    time limit, a dead kernel, sys.exit, an answer cell that raised, truncated output, tampering."""
+    time limit, a dead kernel, sys.exit, an answer cell that raised, truncated output, outputs or
+    attachments removed by the size caps (:mod:`helpers.instructor.caps`), tampering."""
     if not path.exists():
         return []
     found = []
@@ -84,6 +86,10 @@ def incidents(path: Path) -> list[str]:
                 found.append(f"{where}: the checks were tampered with ({out.text.split(REPLACED)[1].strip()[:160]})")
             elif TRUNCATED in out.get("text", "") + out.get("data", {}).get("text/plain", ""):
                 found.append(f"{where}: gigantic output, truncated")
+            elif out.output_type == "stream" and out.text.startswith(STRIPPED):
+                found.append(f"{where}: outputs above the size caps, removed")
+        if cell.cell_type == "markdown" and STRIPPED in cell.source:
+            found.append(f"markdown cell #{index}: an attachment above the size cap, removed")
     return list(dict.fromkeys(found))
 
 
