@@ -21,7 +21,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
 STRIPPED = "grader: removed"  # starts every note that replaces something too large
-ERROR_CHARS = 4_000  # an error's message and each of its last traceback lines are cut to this
+ERROR_CHARS = 4_000  # an error's message and each of its last ERROR_LINES traceback lines are cut to this
+ERROR_LINES = 20
 
 
 def size(node) -> int:
@@ -73,7 +74,7 @@ class CapSizes(NbGraderPreprocessor):
         for output in outputs:
             if output.output_type == "error":  # a failed test's message: always kept, never huge
                 output.evalue = output.evalue[:ERROR_CHARS]
-                output.traceback = [line[:ERROR_CHARS] for line in output.traceback[-3:]]
+                output.traceback = [line[:ERROR_CHARS] for line in output.traceback[-ERROR_LINES:]]
                 kept.append(output)
                 continue
             n = size(output)
