@@ -136,15 +136,21 @@ class _Page:
         Parser().feed(text)
 
 
-@pytest.mark.grading
-def test_feedback_runs_no_student_code_is_bounded_and_loads_mathjax_from_a_local_copy(tmp_path):
-    course = _toy_course(tmp_path)
+@pytest.fixture(scope="module")
+def feedback(tmp_path_factory) -> tuple[Path, Path]:
+    """(feedback HTML, autograded notebook) of a hostile submission to the toy assignment."""
+    course = _toy_course(tmp_path_factory.mktemp("toy"))
     _submit(course, "mallory")
     assert course.api().autograde(A, "mallory", force=True)["success"]
-    autograded = course.folder("autograded") / "mallory" / A / f"{A}.ipynb"
-    assert autograded.stat().st_size > 300_000, "the attack must reach the autograded notebook"
     assert generate_feedback(course, A) == {}
-    html = course.folder("feedback") / "mallory" / A / f"{A}.html"
+    return (course.folder("feedback") / "mallory" / A / f"{A}.html",
+            course.folder("autograded") / "mallory" / A / f"{A}.ipynb")
+
+
+@pytest.mark.grading
+def test_feedback_runs_no_student_code_is_bounded_and_loads_mathjax_from_a_local_copy(feedback):
+    html, autograded = feedback
+    assert autograded.stat().st_size > 300_000, "the attack must reach the autograded notebook"
     text = html.read_text()
     page = _Page(text)
     # no student code runs: nothing of theirs in a script, in an attribute (onerror=...), or as a script
@@ -166,3 +172,26 @@ def test_feedback_runs_no_student_code_is_bounded_and_loads_mathjax_from_a_local
     for config in mathjax.split("config=")[1].split(","):
         assert (root / "config" / f"{config}.js").is_file(), config
     assert (root / "fonts" / "HTML-CSS" / "STIX-Web" / "woff").is_dir()
+
+
+@pytest.mark.grading
+def test_in_a_browser_offline_the_maths_renders_and_no_student_code_runs(feedback, tmp_path):
+    from browser_support import launch_browser, require_browser
+
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright, tmp_path / "profile")
+        try:
+            page = browser.new_page()
+            fetched = []
+            page.on("request", lambda request: fetched.append(request.url))
+            page.goto(feedback[0].as_uri())
+            page.wait_for_function("document.querySelectorAll('.MathJax').length > 0", timeout=30_000)
+            page.wait_for_timeout(500)  # time for a script or an onerror handler, had one survived
+            assert page.title() == A, "a student's script ran"
+            assert page.locator(".MathJax").count() == 1
+        finally:
+            browser.close()
+    assert not [url for url in fetched if url.startswith(("http:", "https:"))], fetched
