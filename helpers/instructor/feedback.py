@@ -12,7 +12,7 @@ of its own preprocessors come:
   replaced by a note;
 - :class:`SanitizeOutputs`, nbconvert's ``SanitizeHTML`` but for markdown cells: a student's
   notebook is hostile input, and the feedback is opened in a browser. Raw cells and HTML/markdown
-  outputs go through bleach (``<script>``, ``onerror=`` ... are escaped), JavaScript and other
+  outputs go through bleach (``<script>``, ``onerror=`` ... are shown as text), JavaScript and other
   active outputs are removed; the exporter's own ``sanitize_html`` does the same for what the
   template renders. Markdown cells are sanitised after they are rendered (:func:`safe_markdown`):
   bleach on their source would escape the ``&`` and ``<`` of their maths and code a second time.
@@ -28,6 +28,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from nbconvert.filters import strip_files_prefix
+from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
@@ -66,18 +68,13 @@ MARKDOWN_TAGS = ["p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "a", "em",
 MARKDOWN_ATTRIBUTES = {"*": ["class", "id", "align"], "a": ["href", "title"], "img": ["src", "alt", "title"]}
 
 
-def _sanitizer():
-    from nbconvert.preprocessors.sanitize import SanitizeHTML
+class SanitizeOutputs(SanitizeHTML):
+    """nbconvert's ``SanitizeHTML`` for outputs and raw cells; markdown cells pass (see :func:`safe_markdown`)."""
 
-    class SanitizeOutputs(SanitizeHTML):
-        """nbconvert's ``SanitizeHTML`` for outputs and raw cells; markdown cells pass (see :func:`safe_markdown`)."""
-
-        def preprocess_cell(self, cell, resources, cell_index):
-            if cell.cell_type == "markdown":
-                return cell, resources
-            return super().preprocess_cell(cell, resources, cell_index)
-
-    return SanitizeOutputs
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "markdown":
+            return cell, resources
+        return super().preprocess_cell(cell, resources, cell_index)
 
 
 def safe_markdown(html: str) -> str:
@@ -85,9 +82,6 @@ def safe_markdown(html: str) -> str:
     rendered markdown. nbgrader's feedback template renders markdown cells as
     ``source | markdown2html | strip_files_prefix`` without nbconvert's sanitising, so this
     replaces that filter (registered by :func:`feedback_config`)."""
-    from nbconvert.filters import strip_files_prefix
-    from nbconvert.preprocessors.sanitize import SanitizeHTML
-
     return SanitizeHTML(tags=MARKDOWN_TAGS, attributes=MARKDOWN_ATTRIBUTES).sanitize_html_tags(strip_files_prefix(html))
 
 
@@ -122,7 +116,7 @@ def feedback_config(course: Course):
     from .caps import CapSizes
 
     config = course.config()
-    config.GenerateFeedback.preprocessors = [ClearHiddenTests, ShortTracebacks, CapSizes, _sanitizer(), GetGrades,
+    config.GenerateFeedback.preprocessors = [ClearHiddenTests, ShortTracebacks, CapSizes, SanitizeOutputs, GetGrades,
                                              CSSHTMLHeaderPreprocessor]
     config.ClearHiddenTests.enforce_metadata = False
     config.SanitizeOutputs.enabled = True  # nbconvert's preprocessors are off unless enabled
