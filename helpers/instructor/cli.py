@@ -70,6 +70,7 @@ def _collect(course, args) -> None:
 
 
 def _validate(course, args) -> int:
+    from .report import collapse
     from .validate import validate
 
     students = course.students(args.assignment)
@@ -77,7 +78,7 @@ def _validate(course, args) -> int:
     for student in students:
         sub = validate(course, args.assignment, student)
         bad += bool(sub.problems)
-        for problem in sub.problems:
+        for problem in collapse(sub.problems):
             print(f"{student}: {problem}")
     print(f"{args.assignment}: {len(students)} submissions, {bad} with problems")
     return 0
