@@ -346,6 +346,25 @@ def test_from_scratch_sees_every_route_to_a_library_convolution(source, check):
         getattr(checks_signals, check)(fn)
 
 
+THREADED_REFERENCE = """
+import threading
+from helpers.signals import conv1d as course
+
+def conv1d(x, w, mode="same", padding="zero", flip=True):
+    out = []
+    worker = threading.Thread(target=lambda: out.append(course(x, w, mode, padding, flip)))
+    worker.start()
+    worker.join()
+    return out[0]
+"""
+
+
+@pytest.mark.parametrize("check", ["conv1d", "grade_conv1d"])
+def test_the_course_version_run_in_a_thread_is_refused(check):
+    with pytest.raises(CheckFailure, match="a thread"):
+        getattr(checks_signals, check)(student(THREADED_REFERENCE))
+
+
 HIDDEN_LOOP = STUDENT_PAD + """
 import sys
 def conv1d(x, w, mode="same", padding="zero", flip=True):
@@ -377,11 +396,11 @@ def test_aten_ops_made_sees_operators_however_they_are_called():
     for route in (lambda: torch.nn.functional.conv1d(x, w), lambda: torch.nn.Conv1d(1, 1, 3)(x),
                   lambda: torch.ops.aten.convolution(x, w, None, [1], [0], [1], False, [0], 1)):
         _, ops = core.aten_ops_made(route)
-        assert any(checks_signals.is_convolution(op) for op in ops), ops
+        assert any(core.is_convolution_op(op) for op in ops), ops
     _, ops = core.aten_ops_made(lambda: torch.nn.functional.max_pool2d(x[None], (1, 2)))
     assert "max_pool2d_with_indices" in ops
     _, ops = core.aten_ops_made(lambda: x.unfold(-1, 3, 1) @ w[0, 0])
-    assert not any(checks_signals.is_convolution(op) for op in ops) and "unfold" in ops
+    assert not any(core.is_convolution_op(op) for op in ops) and "unfold" in ops
 
 
 def test_names_in_source_reads_the_students_code_when_it_can():

@@ -32,6 +32,7 @@ import copy
 import inspect
 import math
 import os
+import re
 import sys
 import textwrap
 import threading
@@ -47,8 +48,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 __all__ = [
     "CheckFailure", "Case", "Mistake", "Rule", "Exercise", "run_cases", "call_student", "expect_error",
     "report_pass", "close", "describe", "not_implemented_by", "assert_not_the_course_version",
-    "calls_made", "aten_ops_made", "names_in_source", "assert_from_scratch", "assert_vectorized",
-    "assert_untampered", "swapped_globals",
+    "calls_made", "aten_ops_made", "is_convolution_op", "is_pooling_op", "names_in_source", "refuse_hooks",
+    "assert_from_scratch", "assert_vectorized", "assert_untampered", "swapped_globals",
 ]
 
 
@@ -207,13 +208,15 @@ def _same(a: Any, b: Any) -> bool:
 
 
 # ------------------------------------------------------------------------------------ the engine
-def _diagnose(case: Case, got: Any, mistakes: Sequence[Mistake]) -> str | None:
+def _diagnose(case: Case, got: Any, mistakes: Sequence[Mistake], expected: Any = None) -> str | None:
+    """The first mistake that reproduces ``got`` on ``case``; a mistake that gives the expected answer
+    on this case explains nothing (a float32 answer where float64 is due is not a "reflect" mistake)."""
     for mistake in mistakes:
         try:
             wrong = case.call(mistake.fn)
         except Exception:
             continue
-        if _same(got, wrong):
+        if _same(got, wrong) and not _same(wrong, expected):
             return mistake.explain
     return None
 
@@ -266,7 +269,7 @@ def run_cases(name: str, student: Callable, reference: Callable, cases: Iterable
         problem = compare(got, expected)
         if problem is not None:
             raise CheckFailure(_failure(name, case, expected, describe(got), problem,
-                                        _diagnose(case, got, mistakes)))
+                                        _diagnose(case, got, mistakes, expected)))
         count += 1
     return count
 
@@ -506,7 +509,7 @@ def _code_key(code: types.CodeType) -> tuple[str, str, int]:
 def assert_from_scratch(name: str, fn: Callable, case: Case, banned_builtins: Iterable[Callable] = (),
                         banned_functions: Iterable[Callable] = (), why: str = "", *,
                         banned_ops: Callable[[str], bool] | None = None, banned_names: Iterable[str] = (),
-                        banned_packages: Iterable[str] = ()) -> None:
+                        banned_packages: Iterable[str] = (), no_threads: bool = False) -> None:
     """Raise if ``fn`` on ``case`` calls one of the banned builtins, Python functions or operators.
 
     Builtins are matched by identity and by name (``torch.conv1d`` is ``F.conv1d``); Python
@@ -519,13 +522,14 @@ def assert_from_scratch(name: str, fn: Callable, case: Case, banned_builtins: It
         banned_names: names the function's own source must not use (``F.conv1d``, ``correlate1d``;
             see :func:`names_in_source`), checked when the source is available.
         banned_packages: dotted packages (``"scipy.ndimage"``) none of whose Python code may run.
-    A function that switches off the recorders (``sys.setprofile``) or starts a thread, which they
-    cannot follow, is refused too.
+        no_threads: refuse a function that starts a thread (the recorders see the calling thread only;
+            off by default: a DataLoader with workers starts threads).
+    A function that switches off the recorders (``sys.setprofile``) is always refused.
     """
     _, calls = calls_made(call_student, name, fn, case)
     refuse_hooks(name, calls)
     threads = [b for b in calls.builtins if id(b) in _THREAD_STARTS]
-    if threads:
+    if threads and no_threads:
         _not_from_scratch(name, f"{_qualified(threads[0])} (a thread, which the checks cannot follow)", why)
     builtin_ids = {id(b) for b in banned_builtins}
     builtin_names = {getattr(b, "__name__", "") for b in banned_builtins}
@@ -605,6 +609,18 @@ def aten_ops_made(fn: Callable, *args, **kwargs) -> tuple[Any, list[str]]:
     with _AtenOps(ops):
         result = fn(*args, **kwargs)
     return result, ops
+
+
+def is_convolution_op(op: str) -> bool:
+    """Whether an ATen operator name from :func:`aten_ops_made` is a library convolution
+    (``convolution``, ``_convolution``, ``conv2d``, ``conv_tbc``, ``mkldnn_convolution``, ``slow_conv2d`` ...)."""
+    return "convolution" in op or re.fullmatch(r"_?(slow_|thnn_)?conv(\d|_tbc|_transpose|_depthwise).*", op) is not None
+
+
+def is_pooling_op(op: str) -> bool:
+    """Whether an ATen operator name from :func:`aten_ops_made` is a library pooling
+    (``max_pool2d_with_indices``, ``avg_pool2d``, ``adaptive_max_pool2d``, ``fractional_max_pool2d`` ...)."""
+    return "pool" in op and "unpool" not in op
 
 
 def names_in_source(fn: Callable) -> set[str] | None:

@@ -10,7 +10,6 @@ lists the known wrong answers used to explain a failure.
 from __future__ import annotations
 
 import functools
-import re
 from typing import Callable
 
 import numpy as np
@@ -270,18 +269,14 @@ _FROM_SCRATCH = ("Compute each output as a sum of products x[...] * w[...] yours
                  "you may call your own pad.")
 
 
-def is_convolution(op: str) -> bool:
-    """Whether an ATen operator name (see ``core.aten_ops_made``) is a library convolution."""
-    return "convolution" in op or re.fullmatch(r"_?(slow_|thnn_)?conv(\d|_tbc|_transpose|_depthwise).*", op) is not None
-
-
 def _from_scratch(name: str) -> Rule:
     case = Case((_t([4.0, 1.0, 0.0, 2.0, 7.0]), _t([1.0, 2.0, 3.0]), "same", "zero", True), label="from scratch")
     return Rule("no library convolution: F.conv1d or F.conv2d however called, torch.ops.aten, np.convolve, "
                 "scipy, helpers.signals",
                 lambda student: core.assert_from_scratch(
                     name, student, case, banned_builtins=_CONV_BUILTINS, banned_functions=_banned_functions(),
-                    why=_FROM_SCRATCH, banned_ops=is_convolution, banned_names=_CONV_NAMES, banned_packages=_SCIPY))
+                    why=_FROM_SCRATCH, banned_ops=core.is_convolution_op, banned_names=_CONV_NAMES,
+                    banned_packages=_SCIPY, no_threads=True))
 
 
 def _banned_functions():
