@@ -554,6 +554,9 @@ def load_fashion_mnist(split: str = "train", source: str = "auto", per_class: in
     check.choice("load_fashion_mnist", "source", source, ("auto", "debian", "subset"))
     dtype = check.float_dtype("load_fashion_mnist", dtype)
     check.boolean("load_fashion_mnist", "verbose", verbose)
+    if per_class is not None:
+        check.integer("load_fashion_mnist", "per_class", per_class, minimum=1)
+    check.integer("load_fashion_mnist", "seed", seed)
     if source == "auto":
         source = "debian" if _debian_present() else "subset"
     elif source == "debian" and not _debian_present():
@@ -563,8 +566,7 @@ def load_fashion_mnist(split: str = "train", source: str = "auto", per_class: in
     y = torch.from_numpy(labels.astype(np.int64))
     keep = torch.arange(len(y))
     if per_class is not None:
-        check.integer("load_fashion_mnist", "per_class", per_class, minimum=1)
-        gen = torch.Generator().manual_seed(check.integer("load_fashion_mnist", "seed", seed))
+        gen = torch.Generator().manual_seed(seed)
         order = torch.randperm(len(y), generator=gen)
         keep = torch.cat([order[y[order] == k][:per_class] for k in range(len(FASHION_CLASSES))])
         keep = keep[torch.randperm(len(keep), generator=gen)]

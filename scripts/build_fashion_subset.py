@@ -50,8 +50,8 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def build(source_dir: str = data.FASHION_DEBIAN_DIR) -> tuple[bytes, dict]:
-    """The subset's .npz bytes and its manifest (without the output's checksum)."""
+def select(source_dir: str = data.FASHION_DEBIAN_DIR) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The subset's arrays (``x_/y_/index_`` + ``train``/``test``) and the SHA-256 of each source file."""
     rng = np.random.default_rng(SEED)
     arrays, sources = {}, {}
     for split, (images_file, labels_file) in data.FASHION_FILES.items():
@@ -60,6 +60,12 @@ def build(source_dir: str = data.FASHION_DEBIAN_DIR) -> tuple[bytes, dict]:
         index = choose(labels, PER_CLASS[split], rng)
         arrays.update({f"x_{split}": images[index], f"y_{split}": labels[index], f"index_{split}": index})
         sources.update({os.path.basename(p): data.sha256_file(p) for p in paths})
+    return arrays, sources
+
+
+def build(source_dir: str = data.FASHION_DEBIAN_DIR) -> tuple[bytes, dict]:
+    """The subset's .npz bytes and its manifest (without the output's checksum)."""
+    arrays, sources = select(source_dir)
     manifest = {"dataset": "Fashion-MNIST", "source": SOURCE, "licence": "MIT, Copyright (c) 2017 Zalando SE (LICENSE)",
                 "classes": list(data.FASHION_CLASSES), "seed": SEED, "per_class": PER_CLASS,
                 "arrays": {name: [str(a.dtype), list(a.shape)] for name, a in arrays.items()},
