@@ -1,7 +1,9 @@
-"""The setup every notebook runs first: seed, device, budget, quiet warnings, figure defaults."""
+"""The setup every notebook runs first (seed, device, budget, quiet warnings, figure defaults), and
+:func:`yours_or_ours`, which lets a demonstration run before the exercise it needs is answered."""
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 
@@ -69,3 +71,51 @@ def setup_notebook(seed: int = 0, verbose: bool = True) -> torch.device:
     if verbose:
         print(f"device: {device}   budget: {budget()}   torch {torch.__version__}   seed {seed}")
     return device
+
+
+def yours_or_ours(yours, ours, probe=None):
+    """Your function where it is written, else the course's, so every demonstration runs.
+
+    A demonstration that needs an exercise not yet answered would stop with the release's
+    ``NotImplementedError``; wrapped, it shows the course's version with a one-line note instead,
+    and yours as soon as it works::
+
+        padded = yours_or_ours(pad, signals.pad)(x, 2, "reflect")
+
+    "Works" means "does not raise ``NotImplementedError``" (the stub every exercise starts as):
+    cheap, and any other error is a bug of yours that the demonstration should show you, so it
+    propagates. The check cells never use this: they grade your function alone.
+
+    Args:
+        yours: your function (or class).
+        ours: the course's version with the same contract.
+        probe: ``None``: return a wrapper that tries ``yours`` at every call and falls back to
+            ``ours`` for that call. A function ``probe(candidate)``: call it once now on ``yours``
+            (needed when the stub raises later than the call, e.g. an autograd ``Function``'s
+            ``backward``) and return ``yours`` or ``ours`` itself.
+
+    Returns:
+        a callable with the contract of ``yours``.
+    """
+    name = getattr(yours, "__name__", "function")
+    note = f"your `{name}` is not done yet: showing the course's version"
+    if probe is not None:
+        try:
+            probe(yours)
+        except NotImplementedError:
+            print(note)
+            return ours
+        return yours
+    noted = []                       # print the note once per wrapper, not once per call
+
+    @functools.wraps(yours)
+    def call(*args, **kwargs):
+        try:
+            return yours(*args, **kwargs)
+        except NotImplementedError:
+            if not noted:
+                print(note)
+                noted.append(True)
+            return ours(*args, **kwargs)
+
+    return call

@@ -95,6 +95,7 @@ def sliding_window(x: torch.Tensor, w: torch.Tensor, n: int) -> plt.Figure:
     for k, m in zip(ks, range(M, -M - 1, -1)):
         bottom.annotate(f"w[{m}]", (k, float(w[m + M])), textcoords="offset points", xytext=(0, 6), ha="center",
                         fontsize=8)
+    bottom.margins(y=0.35)               # room above the tallest stem for its "w[m]" label
     bottom.set(title="weights: sample k gets w[n - k], so the kernel appears flipped", xlabel="k", ylabel="weight")
     fig.tight_layout()
     return fig
