@@ -1,10 +1,12 @@
 """The setup every notebook runs first (seed, device, budget, quiet warnings, figure defaults), and
-:func:`yours_or_ours`, which lets a demonstration run before the exercise it needs is answered."""
+:func:`yours_or_ours`, which lets a demonstration run before the exercise it needs is answered, and
+:func:`median_time`, the timing the notebooks' speed comparisons use."""
 
 from __future__ import annotations
 
 import functools
 import os
+import time
 import warnings
 
 import torch
@@ -119,3 +121,28 @@ def yours_or_ours(yours, ours, probe=None):
             return ours(*args, **kwargs)
 
     return call
+
+
+def median_time(fn, repeat: int = 5) -> tuple[float, float]:
+    """Time one call of ``fn()``: the median and the interquartile range, in seconds, of ``repeat`` runs.
+
+    A shared or busy machine makes single timings jump; the median of several runs after one
+    warm-up call does not let a busy moment decide a ranking. The runs use **one thread**: on a
+    loaded machine torch's worker threads wait for free cores, which made a 0.1 ms convolution
+    take 60 ms with 2 threads (and Python loops, which run on one thread anyway, look fast).
+    """
+    if not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"median_time: repeat must be an int >= 1, got {repeat!r}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        fn()                                     # warm up: first calls pay one-off costs
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+    quartiles = torch.tensor(times, dtype=torch.float64).quantile(torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+    return float(quartiles[1]), float(quartiles[2] - quartiles[0])

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers import pooling
-from helpers.notebook import yours_or_ours
+from helpers.notebook import median_time, yours_or_ours
 
 NOTE = "your `pad` is not done yet: showing the course's version"
 
@@ -78,3 +78,20 @@ def test_the_course_shift_change_matches_the_notebooks_example():
     torch.testing.assert_close(pooling.shift_change(x, pool, (0, 2)), torch.tensor([2 ** 0.5]))
     with pytest.raises(ValueError, match="shift must be a pair"):
         pooling.shift_change(x, pool, 1)
+
+
+def test_median_time_is_the_median_of_the_runs_on_one_thread_and_restores_the_threads():
+    import time
+
+    threads = torch.get_num_threads()
+    seen, pauses = [], iter([0.0] + [0.001, 0.001, 0.05, 0.001, 0.001])      # one slow outlier after the warm-up
+
+    def fn():
+        seen.append(torch.get_num_threads())
+        time.sleep(next(pauses))
+
+    median, spread = median_time(fn, repeat=5)
+    assert 0.0009 < median < 0.01                      # the 50 ms outlier does not move the median
+    assert spread >= 0 and seen == [1] * 6 and torch.get_num_threads() == threads
+    with pytest.raises(ValueError, match="repeat must be an int >= 1"):
+        median_time(fn, repeat=0)
