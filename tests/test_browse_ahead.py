@@ -37,6 +37,9 @@ def test_release_runs_with_no_exercise_answered(assignment, monkeypatch):
               for index, cell in enumerate(nb.cells) if cell.cell_type == "code" and not _is_check_cell(cell)
               for output in cell.get("outputs", []) if output.get("output_type") == "error"]
     assert not failed, f"{assignment}: demonstration cells fail before their exercise is answered: {failed}"
+    notes = [index for index, cell in enumerate(nb.cells) if cell.cell_type == "code"
+             for output in cell.get("outputs", []) if "not done yet: showing the course's version" in output.get("text", "")]
+    assert notes, f"{assignment}: no demonstration said it showed the course's version"
     checks_failing = [index for index, cell in enumerate(nb.cells) if _is_check_cell(cell)
                       and any(o.get("output_type") == "error" for o in cell.get("outputs", []))]
     assert checks_failing, f"{assignment}: no check cell failed, so the release was not run unanswered"
