@@ -147,6 +147,7 @@ def pool2d(x, kernel_size, stride=None, padding=0, mode="max"):
     M("receptive_field", "strides added", ("jump *= s", "jump += s")),
     course_version("receptive_field", "receptive_field(layers)", "pooling.receptive_field(layers)"),
     # ---- shift_change
+    course_version("shift_change", "shift_change(x, feature_fn, shift)", "pooling.shift_change(x, feature_fn, shift)"),
     M("shift_change", "features rolled", ("after = feature_fn(torch.roll(x, shifts=(dy, dx), dims=(2, 3)))",
                                           "after = torch.roll(before, shifts=(dy, dx), dims=(2, 3))"),
       explains="shifted the feature maps instead of the input"),
