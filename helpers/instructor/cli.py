@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--student", action="append", help="only these students (repeatable)")
         p.add_argument("--plain-kernels", action="store_true",
                        help="start every kernel afresh instead of forking it from one that imported torch (slower)")
+        p.add_argument("--require-sandbox", action="store_true",
+                       help="refuse to grade where students' code cannot run in a bubblewrap sandbox")
         p.add_argument("--figures", action="store_true",
                        help="draw the figures of graded notebooks (kept in feedback; slower)")
         if name == "all":
@@ -91,7 +93,7 @@ def _grade(course, args) -> None:
     if args.figures:
         os.environ[FIGURES] = "1"  # passed on to the workers and their kernels
     outcomes = grade(course, args.assignment, args.student, workers=args.workers, timeout=args.timeout,
-                     fork_kernels=not args.plain_kernels)
+                     fork_kernels=not args.plain_kernels, require_sandbox=args.require_sandbox)
     statuses = Counter(o.status for o in outcomes)
     print(f"{args.assignment}: {len(outcomes)} submissions in {time.perf_counter() - start:.0f} s with "
           f"{args.workers} workers ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}); "
