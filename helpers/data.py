@@ -38,7 +38,7 @@ SUPERSAMPLE = 4
 SAMPLE_IMAGES = ("camera", "astronaut", "coffee", "chelsea", "coins", "moon", "page", "text", "clock",
                  "brick", "grass", "gravel", "rocket", "horse")
 
-__all__ = ["SHAPES", "STAR_INNER", "SAMPLE_IMAGES", "draw_shape", "shape_images", "sample_image"]
+__all__ = ["SHAPES", "STAR_INNER", "SAMPLE_IMAGES", "draw_shape", "shape_images", "sample_image", "sample_photo"]
 
 
 def _outline(kind: str, radius: float, angle: float) -> np.ndarray:
@@ -133,6 +133,19 @@ def sample_image(name: str = "camera", size=None, dtype: torch.dtype = torch.flo
         shape = check.pair("sample_image", "size", size, minimum=1)
         image = skimage.transform.resize(image, shape, anti_aliasing=True)
     return torch.from_numpy(np.clip(image, 0.0, 1.0)).to(dtype)[None]
+
+
+def sample_photo(name: str = "chelsea", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A photograph that ships with scikit-image, in colour: (3, H, W) in [0, 1] (grey ones repeated to 3 channels).
+
+    Args:
+        name: one of :data:`SAMPLE_IMAGES` (``"chelsea"`` is a cat, 300 x 451; ``"coffee"`` 400 x 600).
+        dtype: floating-point dtype. Resize (and normalise) with :func:`helpers.pretrained.preprocess`.
+    """
+    check.choice("sample_photo", "name", name, SAMPLE_IMAGES)
+    dtype = check.float_dtype("sample_photo", dtype)
+    image = torch.from_numpy(skimage.util.img_as_float(getattr(skimage.data, name)())).to(dtype)
+    return image.permute(2, 0, 1)[:3] if image.dim() == 3 else image[None].repeat(3, 1, 1)
 
 
 def _check_shape_args(n, size, kinds, seed, noise, min_scale, max_scale, rotate) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ weights need around it.
 from __future__ import annotations
 
 import functools
+
 import torch
 
 from . import _validate as check

@@ -9,11 +9,10 @@ preprocessing, TensorFlow's padding, shapes on every device, and bad input refus
 from __future__ import annotations
 
 import pytest
-import skimage.data
-import skimage.util
 import torch
 from torch import nn
 
+from helpers import data as d
 from helpers import models as m
 from helpers import pretrained as p
 from test_conv import refusals
@@ -24,11 +23,6 @@ CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat"}
 @pytest.fixture(scope="module")
 def lite0() -> m.EfficientNetLite0:
     return m.efficientnet_lite0()
-
-
-def photo(name: str) -> torch.Tensor:
-    """A scikit-image colour photo as (3, H, W) float32 in [0, 1]."""
-    return torch.from_numpy(skimage.util.img_as_float32(getattr(skimage.data, name)())).permute(2, 0, 1)
 
 
 def test_weights_load_strictly_and_the_count_is_published(lite0):
@@ -68,7 +62,7 @@ def test_same_padding_puts_the_odd_row_at_the_bottom_right():
 
 @pytest.mark.parametrize("name,expected", [("chelsea", CAT_CLASSES), ("coffee", {"espresso", "cup"})])
 def test_photos_are_recognised(lite0, name, expected):
-    (best,) = p.top_k(lite0, p.preprocess(photo(name), 224), k=5)
+    (best,) = p.top_k(lite0, p.preprocess(d.sample_photo(name), 224), k=5)
     assert best[0][0] in expected, best
     probabilities = [prob for _, prob in best]
     assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1 + 1e-6
@@ -81,7 +75,7 @@ def test_stem_statistics_match_minus_one_to_one(lite0):
     about 0.85 (median over the 32 channels) with (x - 0.5) / 0.5; ImageNet's std (about 0.23)
     makes inputs about twice as large, so the ratio is about 4.
     """
-    x = torch.stack([nn.functional.interpolate(photo(n)[None], (224, 224), mode="bilinear", antialias=True)[0]
+    x = torch.stack([nn.functional.interpolate(d.sample_photo(n)[None], (224, 224), mode="bilinear", antialias=True)[0]
                      for n in ("chelsea", "coffee", "astronaut", "rocket")])
     bn = lite0._bn0
 
@@ -91,6 +85,12 @@ def test_stem_statistics_match_minus_one_to_one(lite0):
         return (z.var(dim=(0, 2, 3)) / bn.running_var).median().item()
     assert 0.5 < ratio(p.MEAN, p.STD) < 1.5
     assert ratio((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)) > 3
+
+
+def test_sample_photo_is_colour_in_unit_range():
+    cat, camera = d.sample_photo("chelsea"), d.sample_photo("camera", dtype=torch.float64)
+    assert cat.shape == (3, 300, 451) and cat.dtype == torch.float32 and 0 <= cat.min() and cat.max() <= 1
+    assert camera.shape == (3, 512, 512) and camera.dtype == torch.float64 and torch.equal(camera[0], camera[2])
 
 
 def test_imagenet_classes_offline():
@@ -148,6 +148,7 @@ BAD_INPUTS = [
     (lambda: p.preprocess(torch.rand(1, 3, 64, 64), size=16), ValueError, "preprocess: size must be >= 32"),
     (lambda: p.top_k(_NET, torch.rand(1, 3, 32, 32), k=0), ValueError, "top_k: k must be >= 1"),
     (lambda: p.top_k(_NET, torch.rand(1, 3, 32, 32), k=1001), ValueError, "top_k: k must be at most"),
+    (lambda: d.sample_photo("dog"), ValueError, "sample_photo: name must be one of"),
     (lambda: m.efficientnet_lite0(pretrained=1), TypeError, "efficientnet_lite0: pretrained must be True or False"),
 ]
 
