@@ -324,7 +324,15 @@ def _head_no_eval(model, n_classes, freeze_backbone=True):
     return model
 
 
+def _head_keeps_frozen(model, n_classes, freeze_backbone=True):
+    old = model.head
+    model.head = nn.Linear(old.in_features, n_classes).to(old.weight.dtype)
+    return ref.freeze(model, "pool") if freeze_backbone else model
+
+
 MISTAKES["replace_head"] = [
+    Mistake("earlier freezing kept", "with freeze_backbone=False every parameter must be trainable, also those an "
+            "earlier call froze: model.requires_grad_(True) (full fine-tuning)", _head_keeps_frozen),
     Mistake("backbone left trainable", "the head was replaced but the backbone was left trainable: with "
             "freeze_backbone=True freeze every block before the head (your freeze(model, 'pool'))",
             _head_backbone_trainable),
@@ -344,7 +352,10 @@ _HEAD_MISTAKES = [Mistake(m.name, m.explain, _head_outcome(m.fn)) for m in MISTA
 def _head_cases(count: int = 0) -> list[Case]:
     cases = [Case((_model(0), 5), label="5 target classes, backbone frozen"),
              Case((_model(1), 5), {"freeze_backbone": False}, label="full fine-tuning: everything trainable"),
-             Case((_model(2, classes=4), 2), label="2 target classes")]
+             Case((_model(2, classes=4), 2), label="2 target classes"),
+             Case((ref.freeze(_model(3), "block2"), 4), {"freeze_backbone": False},
+                  label="a partly frozen model, full fine-tuning: every block trainable again"),
+             Case((_model(4, train=False), 3), label="a model handed over in eval mode")]
     for i in range(count):
         cases.append(Case((_model(20 + i, classes=3 + i), 2 + i), {"freeze_backbone": bool(i % 2)},
                           label=f"random model, {2 + i} classes"))

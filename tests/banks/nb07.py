@@ -60,6 +60,7 @@ def freeze(model, upto):
       ('        freeze(model, "pool")\n',
        "        for child in list(model.children())[:-1]:\n            child.requires_grad_(False)\n"),
       explains="must be in eval mode too"),
+    M("replace_head", "earlier freezing kept", ("    model.requires_grad_(True)\n", ""), explains="every parameter must be trainable"),
     M("replace_head", "the course's freeze", ('freeze(model, "pool")', 'transfer.freeze(model, "pool")'),
       explains="use your freeze"),
     # ---- extract_features
