@@ -25,6 +25,7 @@ from torch import nn
 from .. import augment as ref_augment
 from .. import training as ref
 from . import core
+from .backprop import derives_from
 from .core import Case, CheckFailure, Mistake
 
 D = torch.float64
@@ -690,7 +691,7 @@ def _check_stopper(student, cases: list[Case]) -> None:
     _not_callable("EarlyStopping", student)
     core.run_cases("EarlyStopping", partial(_run_stopper, student), partial(_run_stopper, ref.EarlyStopping), cases,
                    _wrapped(MISTAKES["EarlyStopping"], _run_stopper))
-    if isinstance(student, type) and issubclass(student, ref.EarlyStopping):
+    if isinstance(student, type) and derives_from(student, ref.EarlyStopping):
         raise CheckFailure("EarlyStopping: your class derives from the course's helpers.training.EarlyStopping; "
                            "that is the answer, not yours. Write the class yourself.")
     core.assert_not_the_course_version("EarlyStopping", partial(_run_stopper, student), _stopper_cases()[0],
