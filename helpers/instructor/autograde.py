@@ -214,14 +214,16 @@ def _preload(course: Course, assignment: str) -> list[str]:
 
 def grade(course: Course, assignment: str, students: list[str] | None = None, workers: int = 1,
           timeout: float = DEFAULT_TIMEOUT, progress: bool = True, keep: Path | None = None,
-          fork_kernels: bool = True) -> list[Outcome]:
+          fork_kernels: bool = True, scheduler=None, resume: bool = False) -> list[Outcome]:
     """Validate and autograde ``students`` (default: everyone in submitted/) of ``assignment``.
 
     Returns one :class:`Outcome` per student, sorted by student; writes the gradebook, autograded/
     and ``grading/<assignment>.json`` (the report) in the course root. ``keep``: a folder where the
     work roots are left for inspection (default: a temporary folder, removed). ``fork_kernels``:
     kernels are forks of a server that imported the libraries once (Linux; elsewhere, and with False,
-    every kernel starts afresh).
+    every kernel starts afresh). ``scheduler``: grade on a Dask cluster instead (an address, "local",
+    a Cluster or a Client; :mod:`helpers.instructor.distributed`), where ``resume`` skips the
+    submissions already merged.
     """
     from nbgrader.api import MissingEntry
     from tqdm.auto import tqdm
@@ -240,6 +242,13 @@ def grade(course: Course, assignment: str, students: list[str] | None = None, wo
             raise ValueError(f"grade: {assignment} is not in the gradebook {course.db_url}: "
                              f"run `cnn-course release {assignment}` first") from None
     subs = [validate(course, assignment, s) for s in students]
+    if scheduler is not None:
+        from .distributed import grade_on_cluster
+
+        return grade_on_cluster(course, assignment, subs, scheduler, workers=workers, timeout=timeout,
+                                progress=progress, fork_kernels=fork_kernels, resume=resume)
+    if resume:
+        raise ValueError("grade: resume works with a scheduler (--scheduler); local grading regrades everyone")
     outcomes = {}
     with tempfile.TemporaryDirectory(prefix="cnn-course-grading-") as tmp:
         work = Path(keep) if keep else Path(tmp)
