@@ -67,7 +67,7 @@ def cluster():
     from distributed import Client, LocalCluster
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        local = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        local = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     with local, Client(local) as client:
         yield client
 
@@ -144,7 +144,7 @@ def test_a_rerun_after_a_lost_scheduler_grades_only_the_missing(tmp_path, refere
 
     course = _class(tmp_path, reference)
     with dask.config.set({"distributed.comm.timeouts.connect": "5s"}):
-        lone = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+        lone = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(lone)
 
         def stop_after_the_first_grade():  # 'garbage' (nothing to grade) is merged first, then one graded
@@ -171,6 +171,15 @@ def test_a_rerun_after_a_lost_scheduler_grades_only_the_missing(tmp_path, refere
     assert len(regraded) == 4 - len(merged), "the re-run graded submissions merged already"
     assert read_scores(course.root, ASSIGNMENT) == reference[1]
     assert sorted(o.student for o in outcomes) == ["broken", "correct", "garbage", "partial"]
+
+
+@pytest.mark.grading
+def test_an_unreachable_scheduler_is_a_clear_error(reference):
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), pytest.raises(
+            RuntimeError, match="cannot reach the Dask scheduler tcp://127.0.0.1:9"):
+        grade(Course(reference[0].path), ASSIGNMENT, scheduler="tcp://127.0.0.1:9", progress=False)
 
 
 def test_a_record_pickles(tmp_path):

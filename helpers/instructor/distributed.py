@@ -156,25 +156,43 @@ def _mkdir(folder: Path) -> Path:
     return folder
 
 
-def _pool(preload: list[str] | None, env: dict[str, str]) -> queue.Queue:
-    """This Dask worker's grading processes for ``preload`` and ``env``: one per thread, reused by every
-    task (a process starts on its first submission; :class:`ClosePools` ends them with the worker)."""
+@contextmanager
+def _pool(preload: list[str] | None, env: dict[str, str]):
+    """This Dask worker's grading processes for ``preload`` and ``env``, one per thread, reused by every task.
+
+    A process starts on its first submission. When an assignment with other preloads comes, the idle
+    pools of the others are closed (a kernel server holds about 600 MiB); :class:`ClosePools` ends the
+    rest with the worker.
+    """
     from distributed import get_worker
 
     from .autograde import _Worker, _worker_env
 
     key = (tuple(preload) if preload is not None else None, tuple(sorted(env.items())))
+    pools = _STATE["pools"]  # key -> [queue of idle grading processes, tasks using it]
     with _LOCK:
-        if key not in _STATE["pools"]:
+        if key not in pools:
+            for other in [k for k, (_, users) in pools.items() if users == 0]:
+                _close(pools.pop(other)[0])
             # the nanny gave this worker OMP_NUM_THREADS (1 by default): kept; else the cores shared out
             threads = get_worker().state.nthreads
             environment = {**_worker_env(threads), **env}
-            folder = _mkdir(_scratch() / f"pool{len(_STATE['pools'])}")
-            pool: queue.Queue = queue.Queue()
+            folder = Path(tempfile.mkdtemp(prefix="pool-", dir=_mkdir(_scratch())))
+            idle: queue.Queue = queue.Queue()
             for i in range(threads):
-                pool.put(_Worker(environment, folder / f"grader{i}.log", preload))
-            _STATE["pools"][key] = pool
-        return _STATE["pools"][key]
+                idle.put(_Worker(environment, folder / f"grader{i}.log", preload))
+            pools[key] = [idle, 0]
+        pools[key][1] += 1
+    try:
+        yield pools[key][0]
+    finally:
+        with _LOCK:
+            pools[key][1] -= 1
+
+
+def _close(idle: queue.Queue) -> None:
+    while not idle.empty():
+        idle.get_nowait().close()
 
 
 def grade_remote(template: bytes, sub: Submission, extra: dict[str, bytes], timeout: float,
@@ -195,7 +213,8 @@ def grade_remote(template: bytes, sub: Submission, extra: dict[str, bytes], time
         shutil.copy(root / CONFIG_FILE, origin / CONFIG_FILE)
         course = Course(origin)
         write_files(extra, course.folder("submitted") / sub.student / sub.assignment)
-        results, error, seconds, graded = _grade_one(course, root, work, sub, _pool(preload, env), timeout)
+        with _pool(preload, env) as graders:
+            results, error, seconds, graded = _grade_one(course, root, work, sub, graders, timeout)
         autograded = course.folder("autograded").relative_to(course.root) / sub.student / sub.assignment
         files = read_files(graded / autograded) if graded is not None else {}
         return Record(sub.student, results, error, seconds, files, get_worker().address)
@@ -205,9 +224,8 @@ def grade_remote(template: bytes, sub: Submission, extra: dict[str, bytes], time
 
 def _close_pools() -> None:
     with _LOCK:
-        for pool in _STATE["pools"].values():
-            while not pool.empty():
-                pool.get_nowait().close()
+        for idle, _ in _STATE["pools"].values():
+            _close(idle)
         _STATE["pools"].clear()
 
 
@@ -294,7 +312,7 @@ def connect(scheduler, workers: int = 2):
             yield client
         return
     try:
-        client = Client(scheduler, timeout=30)
+        client = Client(scheduler)  # waits distributed.comm.timeouts.connect (30 s) for it
     except OSError as err:
         raise RuntimeError(f"grade: cannot reach the Dask scheduler {scheduler} ({err}); start it with "
                            "`dask scheduler` (docs/instructors.md, 'Grading on a cluster')") from None
