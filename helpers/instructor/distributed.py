@@ -37,7 +37,7 @@ import shutil
 import tarfile
 import tempfile
 import threading
-import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -239,6 +239,7 @@ class ClosePools(WorkerPlugin):
     """Ends a Dask worker's grading processes (and their kernels) when the worker closes."""
 
     name = "cnn-course-close-pools"
+    idempotent = True  # registered once per worker: a second run's registration must not end the first's pools
 
     def teardown(self, worker) -> None:
         _close_pools()
@@ -356,8 +357,6 @@ def grade_on_cluster(course: Course, assignment: str, subs: list[Submission], sc
 
 def _grade_on_cluster(course, assignment, subs, scheduler, workers, timeout, progress, fork_kernels, resume,
                       outcomes: dict[str, Outcome]) -> None:
-    from distributed import as_completed
-    from distributed.client import FutureCancelledError
     from tqdm.auto import tqdm
 
     from ..notebook import FIGURES
@@ -387,25 +386,39 @@ def _grade_on_cluster(course, assignment, subs, scheduler, workers, timeout, pro
             return
         with tempfile.TemporaryDirectory(prefix="cnn-course-template-") as tmp:
             template = pack(make_template(course, assignment, Path(tmp) / "root"))
+        tasks = [(sub, extras[sub.student]) for sub in todo]
         preload = _preload(course, assignment) if fork_kernels else None
         with connect(scheduler, workers) as client, tqdm(total=len(todo), desc=f"grading {assignment}",
                                                          unit="nb", disable=not progress) as bar:
-            client.register_plugin(ClosePools(), name=ClosePools.name)
-            shared = client.scatter(template, broadcast=True)
-            futures = {client.submit(grade_remote, shared, sub, extras[sub.student], timeout, preload, env,
-                                     key=f"grade-{assignment}-{sub.student}-{digests[sub.student][:12]}",
-                                     retries=1, pure=False): sub for sub in todo}
-            for future in as_completed(futures):
-                sub = futures[future]
-                try:
-                    record = future.result()
-                except (FutureCancelledError, OSError) as err:  # the scheduler went away
-                    missing = len(todo) - bar.n
-                    raise SchedulerLost(
-                        f"grade: lost the Dask scheduler ({type(err).__name__}: {str(err)[:200]}); "
-                        f"{bar.n} of {len(todo)} submissions graded and merged (kept); run the same command "
-                        f"with --resume to grade the {missing} others") from None
-                except Exception as err:  # noqa: BLE001 - one submission's task, reported
-                    record = _failed(sub.student, err)
+            for sub, record in _records(client, template, tasks, timeout, preload, env):
                 merge(gb, sub, record)
                 bar.update()
+
+
+def _records(client, template: bytes, tasks: list, timeout: float, preload, env: dict):
+    """Yield (submission, record) as the cluster grades each of ``tasks`` [(submission, its other files)];
+    a failed task is a failed record; a lost scheduler raises :class:`SchedulerLost`."""
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+
+    run = uuid.uuid4().hex[:8]
+    done = 0
+    try:
+        client.register_plugin(ClosePools(), name=ClosePools.name)
+        shared = client.scatter(template, broadcast=True)
+        futures = {client.submit(grade_remote, shared, sub, extra, timeout, preload, env, retries=1, pure=False,
+                                 key=f"grade-{sub.assignment}-{sub.student}-{run}"): sub for sub, extra in tasks}
+        for future in as_completed(futures):
+            try:
+                record = future.result()
+            except (FutureCancelledError, OSError):  # the connection to the scheduler, not the task
+                raise
+            except Exception as err:  # noqa: BLE001 - this submission's task failed: reported, 0 points
+                record = _failed(futures[future].student, err)
+            done += 1
+            yield futures[future], record
+    except (FutureCancelledError, OSError) as err:
+        raise SchedulerLost(
+            f"grade: lost the Dask scheduler ({type(err).__name__}: {str(err)[:200]}); {done} of {len(tasks)} "
+            f"submissions graded and merged (kept); run the same command with --resume to grade the "
+            f"{len(tasks) - done} others") from None
