@@ -34,6 +34,7 @@ import json
 import os
 import queue
 import shutil
+import sys
 import tarfile
 import tempfile
 import threading
@@ -47,10 +48,22 @@ import nbformat
 from .course import CONFIG_FILE, Course
 from .gradebook import Results
 from .report import Outcome, write_report
+from .sandbox import UNSANDBOXED, KernelLimits
 from .validate import Submission
 
 LOCAL = "local"  # scheduler="local": a LocalCluster of ``workers`` processes on this machine
 ALLOWED_FAILURES = 1  # a submission whose Dask worker died is graded once more, then reported
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a Dask worker grades: the same for every submission of a run (picklable, hashable)."""
+
+    timeout: float = 600  # seconds per submission
+    preload: tuple | None = None  # the modules forked kernels import in advance (None: plain kernels)
+    env: tuple = ()  # (name, value) pairs added to the graders' environment
+    sandbox: bool | None = None  # True: required, None: where the worker has bubblewrap, False: off
+    limits: KernelLimits = KernelLimits()  # each kernel's memory, processes and CPU time
 
 
 @dataclass
@@ -156,38 +169,49 @@ def _mkdir(folder: Path) -> Path:
     return folder
 
 
-@contextmanager
-def _pool(preload: list[str] | None, env: dict[str, str]):
-    """This Dask worker's grading processes for ``preload`` and ``env``, one per thread, reused by every task.
+def _sandboxed(request: bool | None) -> bool:
+    """Whether this machine's graders run in sandboxes, for ``request`` (see :class:`Options`)."""
+    from .sandbox import available
 
-    A process starts on its first submission. When an assignment with other preloads comes, the idle
-    pools of the others are closed (a kernel server holds about 600 MiB); :class:`ClosePools` ends the
-    rest with the worker.
+    ok, why = available()
+    if request and not ok:
+        raise RuntimeError(f"no sandbox on this Dask worker ({why}): install bubblewrap on every worker")
+    return ok and request is not False
+
+
+@contextmanager
+def _pool(options: Options):
+    """This Dask worker's grading processes for ``options``, one per thread, reused by every task.
+
+    A process (in its sandbox, with its kernel server) starts on its first submission. When a run with
+    other options comes (another assignment's preloads), the idle pools of the others are closed (a
+    kernel server holds about 600 MiB); :class:`ClosePools` ends the rest with the worker.
     """
     from distributed import get_worker
 
     from .autograde import _Worker, _worker_env
 
-    key = (tuple(preload) if preload is not None else None, tuple(sorted(env.items())))
-    pools = _STATE["pools"]  # key -> [queue of idle grading processes, tasks using it]
+    pools = _STATE["pools"]  # options -> [queue of idle grading processes, tasks using it]
     with _LOCK:
-        if key not in pools:
+        if options not in pools:
             for other in [k for k, (_, users) in pools.items() if users == 0]:
                 _close(pools.pop(other)[0])
             # the nanny gave this worker OMP_NUM_THREADS (1 by default): kept; else the cores shared out
             threads = get_worker().state.nthreads
-            environment = {**_worker_env(threads), **env}
+            environment = {**_worker_env(threads, options.limits), **dict(options.env)}
+            sandboxed = _sandboxed(options.sandbox)
+            preload = list(options.preload) if options.preload is not None else None
             folder = Path(tempfile.mkdtemp(prefix="pool-", dir=_mkdir(_scratch())))
             idle: queue.Queue = queue.Queue()
             for i in range(threads):
-                idle.put(_Worker(environment, folder / f"grader{i}.log", preload))
-            pools[key] = [idle, 0]
-        pools[key][1] += 1
+                idle.put(_Worker(environment, folder / f"grader{i}.log", folder / f"grader{i}", preload, sandboxed))
+            pools[options] = [idle, 0]
+        pools[options][1] += 1
     try:
-        yield pools[key][0]
+        yield pools[options][0]
     finally:
         with _LOCK:
-            pools[key][1] -= 1
+            pools[options][1] -= 1
 
 
 def _close(idle: queue.Queue) -> None:
@@ -195,8 +219,7 @@ def _close(idle: queue.Queue) -> None:
         idle.get_nowait().close()
 
 
-def grade_remote(template: bytes, sub: Submission, extra: dict[str, bytes], timeout: float,
-                 preload: list[str] | None, env: dict[str, str]) -> Record:
+def grade_remote(template: bytes, sub: Submission, extra: dict[str, bytes], options: Options) -> Record:
     """Grade ``sub`` on this Dask worker as a local worker would; ``extra``: its other files.
 
     The student's other files are put in a course root of their own (the config and them), from which
@@ -213,8 +236,8 @@ def grade_remote(template: bytes, sub: Submission, extra: dict[str, bytes], time
         shutil.copy(root / CONFIG_FILE, origin / CONFIG_FILE)
         course = Course(origin)
         write_files(extra, course.folder("submitted") / sub.student / sub.assignment)
-        with _pool(preload, env) as graders:
-            results, error, seconds, graded = _grade_one(course, root, work, sub, graders, timeout)
+        with _pool(options) as graders:
+            results, error, seconds, graded = _grade_one(course, root, work, sub, graders, options.timeout)
         autograded = course.folder("autograded").relative_to(course.root) / sub.student / sub.assignment
         files = read_files(graded / autograded) if graded is not None else {}
         return Record(sub.student, results, error, seconds, files, get_worker().address)
@@ -336,31 +359,37 @@ def _failed(student: str, err: BaseException) -> Record:
 
 
 def grade_on_cluster(course: Course, assignment: str, subs: list[Submission], scheduler, workers: int = 2,
-                     timeout: float = 600, progress: bool = True, fork_kernels: bool = True,
-                     resume: bool = False) -> list[Outcome]:
+                     timeout: float = 600, progress: bool = True, fork_kernels: bool = True, resume: bool = False,
+                     sandboxed: bool | None = None, require_sandbox: bool = False,
+                     limits: KernelLimits = KernelLimits()) -> list[Outcome]:
     """Grade ``subs`` on the cluster of ``scheduler`` (see :func:`connect`), merging every record into the
     course's gradebook as it comes; write the report; return the outcomes in the order of ``subs``.
 
     ``resume``: skip the students whose same submission is merged already (noted in the ledger,
-    present in the gradebook). Raises :class:`SchedulerLost` when the scheduler goes away, after
-    writing the report of what was merged.
+    present in the gradebook). ``sandboxed``, ``require_sandbox``, ``limits``: as in local grading, for
+    the workers' sandboxes. Raises :class:`SchedulerLost` when the scheduler goes away, after writing
+    the report of what was merged.
     """
+    from ..notebook import FIGURES
+    from .autograde import _preload
+
+    options = Options(timeout, tuple(_preload(course, assignment)) if fork_kernels else None,
+                      ((FIGURES, os.environ[FIGURES]),) if os.environ.get(FIGURES) else (),
+                      False if sandboxed is False else True if sandboxed or require_sandbox else None, limits)
     outcomes: dict[str, Outcome] = {}
     try:
-        _grade_on_cluster(course, assignment, subs, scheduler, workers, timeout, progress, fork_kernels, resume,
-                          outcomes)
+        _grade_on_cluster(course, assignment, subs, scheduler, workers, options, progress, resume, outcomes)
     finally:
         ordered = [outcomes[s.student] for s in subs if s.student in outcomes]
         write_report(course, assignment, ordered)
     return ordered
 
 
-def _grade_on_cluster(course, assignment, subs, scheduler, workers, timeout, progress, fork_kernels, resume,
+def _grade_on_cluster(course, assignment, subs, scheduler, workers, options: Options, progress, resume,
                       outcomes: dict[str, Outcome]) -> None:
     from tqdm.auto import tqdm
 
-    from ..notebook import FIGURES
-    from .autograde import _preload, _publish, _record, _template as make_template
+    from .autograde import _finish, _template as make_template
 
     instructor = instructor_digest(course, assignment)
     extras = {s.student: {rel: (course.folder("submitted") / s.student / assignment / rel).read_bytes()
@@ -368,14 +397,13 @@ def _grade_on_cluster(course, assignment, subs, scheduler, workers, timeout, pro
     digests = {s.student: submission_digest(s, extras[s.student], instructor) for s in subs}
     outcomes.update(_already_merged(course, subs, digests) if resume else {})
     todo = [s for s in subs if s.student not in outcomes]
-    env = {FIGURES: os.environ[FIGURES]} if os.environ.get(FIGURES) else {}
 
     def merge(gb, sub: Submission, record: Record) -> None:
         with tempfile.TemporaryDirectory(prefix="record-") as tmp:
             rel = course.folder("autograded").relative_to(course.root) / sub.student / assignment
             write_files(record.files, Path(tmp) / rel)
-            _publish(course, Path(tmp) if record.files else None, assignment, sub.student)
-        outcomes[sub.student] = _record(course, gb, sub, record.results, record.error, record.seconds)
+            root = Path(tmp) if record.files else None
+            outcomes[sub.student] = _finish(course, gb, sub, record.results, record.error, record.seconds, root)
         _note(course, assignment, digests[sub.student], outcomes[sub.student])
 
     with course.gradebook() as gb:
@@ -387,15 +415,33 @@ def _grade_on_cluster(course, assignment, subs, scheduler, workers, timeout, pro
         with tempfile.TemporaryDirectory(prefix="cnn-course-template-") as tmp:
             template = pack(make_template(course, assignment, Path(tmp) / "root"))
         tasks = [(sub, extras[sub.student]) for sub in todo]
-        preload = _preload(course, assignment) if fork_kernels else None
         with connect(scheduler, workers) as client, tqdm(total=len(todo), desc=f"grading {assignment}",
                                                          unit="nb", disable=not progress) as bar:
-            for sub, record in _records(client, template, tasks, timeout, preload, env):
+            _check_sandboxes(client, options.sandbox)
+            for sub, record in _records(client, template, tasks, options):
                 merge(gb, sub, record)
                 bar.update()
 
 
-def _records(client, template: bytes, tasks: list, timeout: float, preload, env: dict):
+def _sandbox_here() -> tuple[bool, str]:
+    from .sandbox import available
+
+    return available()
+
+
+def _check_sandboxes(client, request: bool | None) -> None:
+    """Refuse a run that requires sandboxes when a worker has none; say loudly when one grades without."""
+    if request is False:
+        return
+    missing = {worker: why for worker, (ok, why) in client.run(_sandbox_here).items() if not ok}
+    if missing and request:
+        raise RuntimeError("grade: no sandbox on the Dask workers " + "; ".join(f"{w} ({why})" for w, why in
+                           sorted(missing.items())) + ": install bubblewrap there, or grade without --require-sandbox")
+    for worker, why in sorted(missing.items()):
+        print(UNSANDBOXED.format(why=f"on the Dask worker {worker}: {why}"), file=sys.stderr, flush=True)
+
+
+def _records(client, template: bytes, tasks: list, options: Options):
     """Yield (submission, record) as the cluster grades each of ``tasks`` [(submission, its other files)];
     a failed task is a failed record; a lost scheduler raises :class:`SchedulerLost`."""
     from distributed import as_completed
@@ -406,7 +452,7 @@ def _records(client, template: bytes, tasks: list, timeout: float, preload, env:
     try:
         client.register_plugin(ClosePools(), name=ClosePools.name)
         shared = client.scatter(template, broadcast=True)
-        futures = {client.submit(grade_remote, shared, sub, extra, timeout, preload, env, retries=1, pure=False,
+        futures = {client.submit(grade_remote, shared, sub, extra, options, retries=1, pure=False,
                                  key=f"grade-{sub.assignment}-{sub.student}-{run}"): sub for sub, extra in tasks}
         for future in as_completed(futures):
             try:

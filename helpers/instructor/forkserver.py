@@ -19,11 +19,16 @@ behaves as a fresh one. Where the server is not running or the system has no ``o
 
 Run as a file (``connect``) the launcher imports the standard library only; the server runs as
 ``python forkserver.py serve SOCKET MODULE...``.
+
+Every kernel, forked or started the ordinary way by the launcher, first takes the resource limits
+the worker put in ``CNN_COURSE_KERNEL_LIMITS`` (:func:`apply_limits`). The server is not dumpable, so
+a kernel (its child) can neither trace it nor read its memory to spoil the kernels forked after it.
 """
 
 from __future__ import annotations
 
 import ast
+import ctypes
 import json
 import os
 import selectors
@@ -39,6 +44,8 @@ PRELOADABLE = ("numpy", "scipy", "torch", "torchvision", "sklearn", "skimage", "
 # helpers.data imports sklearn.datasets when it loads the digits: 1-2.5 s per kernel otherwise
 BASE_PRELOAD = ("numpy", "torch", "torch.nn.functional", "matplotlib.pyplot", "ipykernel.kernelapp",
                 "torch._dynamo", "torch.distributed.tensor", "sklearn.datasets")
+LIMITS_ENV = "CNN_COURSE_KERNEL_LIMITS"  # {"memory_bytes": ..., "processes": ..., "cpu_seconds": ...}
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
@@ -51,6 +58,49 @@ def supported() -> bool:
     except OSError:  # an older Linux kernel
         return False
     return True
+
+
+def prctl(option: int, value: int) -> bool:
+    """Linux ``prctl(option, value)``; False where it is not available or failed."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # not Linux
+        return False
+
+
+def _processes_of_user() -> int:
+    uid = os.getuid()
+    count = 0
+    for entry in os.scandir("/proc"):
+        try:
+            count += entry.name.isdigit() and entry.stat().st_uid == uid
+        except OSError:
+            pass
+    return count
+
+
+def apply_limits(env: dict) -> None:
+    """Set this process's hard and soft limits from ``env[LIMITS_ENV]`` (JSON; 0 or absent: no limit).
+
+    The process limit counts every process of the user (in the sandbox: of the sandbox), so it is
+    added to those running now.
+    """
+    try:
+        import resource
+        limits = json.loads(env.get(LIMITS_ENV) or "{}")
+    except (ImportError, ValueError):  # not POSIX, or no limits
+        return
+    wanted = {"memory_bytes": "RLIMIT_DATA", "processes": "RLIMIT_NPROC", "cpu_seconds": "RLIMIT_CPU"}
+    for key, name in wanted.items():
+        value = int(limits.get(key) or 0)
+        if value <= 0 or not hasattr(resource, name):
+            continue
+        if key == "processes":
+            value += _processes_of_user()
+        try:
+            resource.setrlimit(getattr(resource, name), (value, value))
+        except (ValueError, OSError):  # already lower
+            pass
 
 
 def imported_modules(sources: list[str]) -> list[str]:
@@ -85,6 +135,7 @@ def kernel_spec(socket_path: str) -> dict:
 # ------------------------------------------------------------------------------------------- launcher
 def _plain_kernel(args: list[str]) -> None:
     """Become an ordinary ipykernel (no server, or forking not possible here)."""
+    apply_limits(os.environ)
     os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *args])
 
 
@@ -127,7 +178,7 @@ class KernelServer:
 
     def __init__(self, modules: list[str], startup_timeout: float = 120):
         self.modules, self.startup_timeout = list(modules), startup_timeout
-        self.proc, self.folder, self.jupyter_path = None, None, None
+        self.proc, self.folder, self.jupyter_path, self.fingerprint = None, None, None, None
 
     def start(self) -> bool:
         import subprocess
@@ -151,7 +202,29 @@ class KernelServer:
             return False
         self.jupyter_path = os.environ.get("JUPYTER_PATH")
         os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [self.folder, self.jupyter_path]))
+        self.fingerprint = self._fingerprint()
         return True
+
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def _fingerprint(self):
+        """What a kernel could change to take over the kernels started after it: the server's socket,
+        the kernel spec, the folder's entries."""
+        try:
+            sock = os.lstat(os.path.join(self.folder, "server.sock"))
+            with open(os.path.join(self.folder, "kernels", KERNEL_NAME, "kernel.json"), "rb") as f:
+                spec = f.read()
+            entries = sorted(os.path.relpath(os.path.join(d, n), self.folder)
+                             for d, dirs, files in os.walk(self.folder) for n in dirs + files)
+        except OSError:
+            return None
+        return sock.st_ino, sock.st_mode, spec, entries
+
+    def intact(self) -> bool:
+        """Whether the server still runs, with the socket and kernel spec it started with."""
+        return (self.proc is not None and self.proc.poll() is None and self.fingerprint is not None
+                and self._fingerprint() == self.fingerprint)
 
     def stop(self) -> None:
         import shutil
@@ -195,6 +268,7 @@ def _become_kernel(request: dict, fds: list[int], server_fds: list[int]) -> None
     try:
         for fd in server_fds:
             os.close(fd)
+        prctl(PR_SET_DUMPABLE, 1)  # the server is not; its kernel is an ordinary process
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
@@ -204,6 +278,7 @@ def _become_kernel(request: dict, fds: list[int], server_fds: list[int]) -> None
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        apply_limits(os.environ)
         sys.argv = ["ipykernel_launcher", *request["args"]]
         if os.environ.get("JPY_PARENT_PID"):  # ipykernel read it when the server imported it, before it was set
             sys.argv.append(f"--IPKernelApp.parent_handle={os.environ['JPY_PARENT_PID']}")
@@ -311,6 +386,7 @@ def serve(socket_path: str, modules: list[str]) -> None:
     """Import ``modules`` (those that fail are skipped), say ``ready`` on stdout, then serve kernels."""
     import importlib
 
+    prctl(PR_SET_DUMPABLE, 0)
     for name in modules:
         try:
             importlib.import_module(name)

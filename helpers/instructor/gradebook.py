@@ -43,8 +43,9 @@ def read_results(gradebook, assignment: str, student: str) -> Results:
     return results
 
 
-def merge(gradebook, assignment: str, student: str, results: Results, failed: set) -> dict:
-    """Write ``results`` into ``gradebook``; the notebooks in ``failed`` score 0 and need a manual look.
+def merge(gradebook, assignment: str, student: str, results: Results, failed: set, manual: set = frozenset()) -> dict:
+    """Write ``results`` into ``gradebook``; the notebooks in ``failed`` score 0 and need a manual look,
+    so do the cells (grade ids) in ``manual``.
 
     Returns {grade_id: (score, max_score)} as stored.
     """
@@ -61,12 +62,12 @@ def merge(gradebook, assignment: str, student: str, results: Results, failed: se
             if grade.cell.cell_type != "code":  # a written answer: nbgrader leaves it to a person
                 continue
             grade.auto_score = min(max(float(score or 0.0), 0.0), grade.max_score)
-            grade.needs_manual_grade = not ok
+            grade.needs_manual_grade = not ok or grade.name in manual
             stored[grade.name] = (grade.auto_score, grade.max_score)
         for comment in nb.comments:
             comment.auto_comment = results.comments.get(nb.name, {}).get(comment.name) if ok else (
                 "This notebook could not be graded automatically; the instructor will look at it.")
-        nb.flagged = nb.flagged or not ok
+        nb.flagged = nb.flagged or not ok or any(grade.name in manual for grade in nb.grades)
         if ok and results.penalties.get(nb.name) is not None:
             nb.late_submission_penalty = results.penalties[nb.name]
     gradebook.db.commit()

@@ -9,7 +9,13 @@ nbconvert's classes:
   a new kernel replays the cells before it and grading goes on after it. nbgrader alone drops the
   whole submission.
   Before each test cell it makes the hidden tests import the checks from disk again (a notebook
-  that replaced ``helpers.checks.fresh`` or the import hook cannot answer for them).
+  that replaced ``helpers.checks.fresh`` or the import hook cannot answer for them), and undoes the
+  hooks a notebook can install into its kernel (:data:`GUARD`): IPython input and AST transformers
+  and event callbacks, trace and profile functions, ``sys.path``, ``sys.meta_path`` and
+  ``sys.path_hooks`` additions, active torch function and dispatch modes. What it cannot undo (a
+  thread the notebook started, a patched ``torch.Tensor`` method or builtin, a replaced
+  ``get_ipython().run_cell``) fails that test cell with :data:`HOOKED` and the reason, and the
+  grader flags it for a manual look.
 - :class:`CapOutput`: bounds the text a cell keeps (nbgrader's ``LimitOutput`` counts lines only,
   so one gigantic line stays gigantic) and stops collecting output while the kernel is still
   printing.
@@ -19,6 +25,7 @@ nbconvert's classes:
 
 from __future__ import annotations
 
+import ast
 import copy
 import time
 from queue import Empty
@@ -32,22 +39,73 @@ from nbclient import NotebookClient
 from traitlets import Enum, Integer
 
 KERNEL_DIED = "KernelDied"
-# Run, silently, before every test cell: the hidden tests import the checks from disk again
-# (`from helpers.checks import fresh`), not from modules or an import hook the notebook replaced.
-# The call returns what the notebook had replaced, for the report.
-GUARD = """\
-def __grader_guard():
-    import builtins, importlib._bootstrap, sys
-    found = []
+HOOKED = "GraderFlagged"  # a test cell not run: the notebook left a hook the grader cannot undo
+# Evaluated first in every new kernel, before any cell: what the kernel holds before the notebook runs.
+# The grader keeps it outside the kernel and hands it to every GUARD as literals.
+BASELINE = """(lambda sys, builtins, torch: {
+    "path": list(sys.path), "meta_path": [id(f) for f in sys.meta_path], "path_hooks": [id(h) for h in sys.path_hooks],
+    "tensor": {k: id(v) for k, v in vars(torch.Tensor).items()} if torch else {},
+    "builtins": {k: id(v) for k, v in vars(builtins).items() if callable(v)},
+    "modes": [torch._C._len_torch_function_stack(), torch._C._len_torch_dispatch_stack()] if torch else [0, 0],
+})(__import__("sys"), __import__("builtins"), __import__("sys").modules.get("torch"))"""
+# Evaluated, silently, before every test cell, as a user expression (input transformers never see it):
+# the hidden tests import the checks from disk again (`from helpers.checks import fresh`), not from
+# modules or an import hook the notebook replaced, and the hooks of the notebook are undone.
+# It returns [what was undone, what could not be undone], for the report.
+GUARD = r'''
+def __grader_guard(base):
+    import builtins, importlib._bootstrap, sys, threading
+    found, kept = [], []
+    if sys.gettrace() is not None or sys.getprofile() is not None or threading.gettrace() or threading.getprofile():
+        found.append("a trace or profile function")
+    sys.settrace(None); sys.setprofile(None); threading.settrace(None); threading.setprofile(None)
+    mine = lambda f: getattr(f, "__module__", None) == "__main__" or type(f).__module__ == "__main__"
     if getattr(builtins.__import__, "__module__", None) not in ("builtins", "importlib._bootstrap"):
         found.append("builtins.__import__")
         builtins.__import__ = importlib._bootstrap.__import__
+    ip = get_ipython()
+    for owner, name in [(ip, "input_transformers_cleanup"), (ip, "input_transformers_post"), (ip, "ast_transformers"),
+                        (ip.input_transformer_manager, "cleanup_transforms"),
+                        (ip.input_transformer_manager, "line_transforms")]:
+        hooks = getattr(owner, name, [])
+        if any(mine(h) for h in hooks):
+            found.append(f"IPython {name}")
+            hooks[:] = [h for h in hooks if not mine(h)]
+    for event, callbacks in ip.events.callbacks.items():
+        if any(mine(c) for c in callbacks):
+            found.append(f"IPython event {event}")
+            callbacks[:] = [c for c in callbacks if not mine(c)]
+    kept += [f"get_ipython().{name}" for name in ("run_cell", "run_cell_async", "transform_cell", "transform_ast",
+                                                  "run_ast_nodes", "run_code", "should_run_async", "compile")
+             if name in vars(ip) and (name != "compile" or type(ip.compile).__module__ == "__main__")]
+    if sys.path != base["path"]:
+        found.append("sys.path")
+        sys.path[:] = base["path"]
+    for name, hooks in (("meta_path", sys.meta_path), ("path_hooks", sys.path_hooks)):
+        if [id(h) for h in hooks] != base[name]:
+            found.append(f"sys.{name}")
+            hooks[:] = [h for h in hooks if id(h) in base[name]]
+            sys.path_importer_cache.clear()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        functions, dispatch = base["modes"]
+        while torch._C._len_torch_function_stack() > functions:
+            found.append("a torch function mode")
+            torch._C._pop_torch_function_stack()
+        while torch._C._len_torch_dispatch_stack() > dispatch:
+            found.append("a torch dispatch mode")
+            torch._C._pop_torch_dispatch_stack()
+        kept += [f"torch.Tensor.{k}" for k, v in vars(torch.Tensor).items()
+                 if (id(v) != base["tensor"][k] if k in base["tensor"] else callable(v) and bool(base["tensor"]))]
+    kept += [f"builtins.{k}" for k, v in vars(builtins).items() if k in base["builtins"] and id(v) != base["builtins"][k]]
+    kept += [f"a thread the notebook started ({t.name})" for t in threading.enumerate()
+             if t.is_alive() and (mine(getattr(t, "_target", None)) or type(t).__module__ == "__main__")]
     for name in [n for n in list(sys.modules) if n == "helpers" or n.startswith("helpers.")]:
         module = sys.modules.pop(name)
         found += [f"{name}.{attr}" for attr, value in list(vars(module).items())
                   if getattr(value, "__module__", None) == "__main__" or type(value).__module__ == "types"]
-    return found
-"""
+    return [sorted(set(found)), sorted(set(kept))]
+'''
 REPLACED = "grader: replaced by the notebook, so ignored by the hidden tests:"
 NOT_RUN = "NotRun"
 TRUNCATED = "... output truncated by the grader ..."
@@ -112,6 +170,7 @@ class ResilientExecute(Execute):
                 with self.setup_kernel():
                     info = self.wait_for_reply(self.kc.kernel_info())
                     self.nb.metadata["language_info"] = info["content"]["language_info"]
+                    self._baseline = self._evaluate(BASELINE)
                     for index in range(start):  # rebuild the state the following cells need (tests define nothing)
                         cell = self.nb.cells[index]
                         if index not in skip and cell.cell_type == "code" and not _is_test(cell):
@@ -147,15 +206,36 @@ class ResilientExecute(Execute):
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
+    def _evaluate(self, expression: str):
+        """The value of ``expression`` in the kernel (a Python literal), or the error it raised as a str."""
+        reply = self.wait_for_reply(self.kc.execute("", silent=True, store_history=False, allow_stdin=False,
+                                                    user_expressions={"value": expression}))
+        value = (reply or {}).get("content", {}).get("user_expressions", {}).get("value", {})
+        try:
+            return ast.literal_eval(value["data"]["text/plain"])
+        except (KeyError, TypeError, ValueError, SyntaxError):
+            return f"{value.get('ename', 'no answer')}: {value.get('evalue', '')}"
+
+    def _guard(self) -> tuple[list, list]:
+        """Run :data:`GUARD` in the kernel: (hooks undone, hooks that could not be undone)."""
+        if isinstance(self._baseline, str):
+            return [], [f"the kernel's state could not be read when it started ({self._baseline})"]
+        answer = self._evaluate(f"(lambda g: (exec({GUARD!r}, g), g['__grader_guard']({self._baseline!r}))[1])"
+                                "({'get_ipython': __import__('IPython').get_ipython})")
+        if isinstance(answer, str):
+            return [], [f"the grader's guard could not run ({answer})"]
+        return answer
+
     def preprocess_cell(self, cell, resources, index):
         if not _is_test(cell):
             return super().preprocess_cell(cell, resources, index)
-        reply = self.wait_for_reply(self.kc.execute(GUARD, silent=True, store_history=False, allow_stdin=False,
-                                                    user_expressions={"found": "__grader_guard()"}))
-        found = ((reply or {}).get("content", {}).get("user_expressions", {}).get("found", {})
-                 .get("data", {}).get("text/plain", "[]"))
+        found, kept = self._guard()
+        if kept:  # the test would run under the notebook's hooks: not run, 0 points, flagged
+            cell.outputs = [_error(HOOKED, "not run: the notebook left what the grader cannot undo: "
+                                           + ", ".join(kept) + "; flagged for a manual look")]
+            return cell, resources
         cell, resources = super().preprocess_cell(cell, resources, index)
-        if found != "[]":
+        if found:
             cell.outputs.append(NotebookNode(output_type="stream", name="stdout", text=f"{REPLACED} {found}\n"))
         return cell, resources
 
@@ -175,6 +255,12 @@ class ResilientExecute(Execute):
                     "text/plain": f"{TRUNCATED} (more than {self.max_output_chars} characters)"}))
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+
+def hooked_cells(nb) -> dict[str, str]:
+    """{grade_id: reason} of the test cells of ``nb`` not run because of a hook (:data:`HOOKED`)."""
+    return {cell.metadata["nbgrader"]["grade_id"]: out.evalue for cell in nb.cells if _is_test(cell)
+            for out in cell.get("outputs", []) if out.get("output_type") == "error" and out.get("ename") == HOOKED}
 
 
 class CapOutput(NbGraderPreprocessor):
@@ -206,4 +292,4 @@ class StderrIsNotAFailure(NbGraderPreprocessor):
 
 
 __all__ = ["ResilientExecute", "poll_in_slices", "CapOutput", "StderrIsNotAFailure", "KERNEL_DIED", "NOT_RUN",
-           "TRUNCATED", "GUARD", "REPLACED"]
+           "TRUNCATED", "GUARD", "REPLACED", "BASELINE", "HOOKED", "hooked_cells"]
