@@ -182,6 +182,21 @@ def test_an_unreachable_scheduler_is_a_clear_error(reference):
         grade(Course(reference[0].path), ASSIGNMENT, scheduler="tcp://127.0.0.1:9", progress=False)
 
 
+def test_workers_without_a_sandbox_are_refused_when_one_is_required_and_named_otherwise(capsys):
+    from helpers.instructor.distributed import _check_sandboxes
+
+    class Client:  # what client.run(_sandbox_here) answers: one worker with bubblewrap, one without
+        def run(self, function):
+            return {"tcp://a:1": (True, ""), "tcp://b:2": (False, "bwrap is not installed")}
+
+    with pytest.raises(RuntimeError, match=r"no sandbox on the Dask workers tcp://b:2 \(bwrap is not installed\)"):
+        _check_sandboxes(Client(), True)
+    _check_sandboxes(Client(), None)
+    assert "UNSANDBOXED (on the Dask worker tcp://b:2: bwrap is not installed)" in capsys.readouterr().err
+    _check_sandboxes(Client(), False)
+    assert capsys.readouterr().err == ""
+
+
 def test_a_record_pickles(tmp_path):
     import pickle
 
