@@ -125,10 +125,15 @@ def test_a_worker_killed_mid_batch_costs_nothing(tmp_path, reference, cluster):
     killer = threading.Thread(target=_kill_when_grading, args=(cluster, killed, time.monotonic() + 120))
     killer.start()
     try:
-        outcomes = grade(course, ASSIGNMENT, scheduler=cluster, progress=False)
+        with distributed.get_task_stream(cluster) as stream:
+            outcomes = grade(course, ASSIGNMENT, scheduler=cluster, progress=False)
     finally:
         killer.join()
     assert killed, "no worker was seen grading"
+    dead, keys = killed[0]
+    for key in keys:  # each task of the killed worker finished once, on another worker
+        finished = [t["worker"] for t in stream.data if str(t["key"]) == key]
+        assert len(finished) == 1 and finished[0] != dead, (key, finished, dead)
     assert read_scores(course.root, ASSIGNMENT) == reference[1]  # regraded elsewhere, nothing lost
     assert sorted(o.student for o in outcomes) == ["broken", "correct", "garbage", "partial"]
     assert all(o.status != "failed" for o in outcomes), outcomes
