@@ -179,12 +179,15 @@ def test_a_rerun_after_a_lost_scheduler_grades_only_the_missing(tmp_path, refere
 
 
 @pytest.mark.grading
-def test_an_unreachable_scheduler_is_a_clear_error(reference):
+def test_an_unreachable_scheduler_is_a_clear_error(reference, capsys):
     import dask
 
-    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), pytest.raises(
-            RuntimeError, match="cannot reach the Dask scheduler tcp://127.0.0.1:9"):
-        grade(Course(reference[0].path), ASSIGNMENT, scheduler="tcp://127.0.0.1:9", progress=False)
+    from helpers.instructor.cli import main
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        code = main(["--root", str(reference[0].path), "grade", ASSIGNMENT, "--scheduler", "tcp://127.0.0.1:9"])
+    assert code == 2
+    assert "cnn-course grade: grade: cannot reach the Dask scheduler tcp://127.0.0.1:9" in capsys.readouterr().err
 
 
 def test_workers_without_a_sandbox_are_refused_when_one_is_required_and_named_otherwise(capsys):
