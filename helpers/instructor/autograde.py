@@ -41,7 +41,7 @@ from .gradebook import Results, merge, read_results
 from .integrity import TamperingError, Watch
 from .preprocessors import hooked_cells
 from .report import Outcome, incidents, write_report
-from .sandbox import KernelLimits, descendants
+from .sandbox import KernelLimits, descendants as _descendants
 from .validate import Submission, validate, write
 
 DEFAULT_TIMEOUT = 600  # seconds per submission; cells are limited by nbgrader's Execute.timeout
@@ -86,7 +86,7 @@ def _worker_env(workers: int, limits: KernelLimits) -> dict[str, str]:
 
 def _kill_tree(proc: subprocess.Popen) -> None:
     """Kill ``proc`` and everything below it (kernels run in their own session, so killpg misses them)."""
-    for pid in [*descendants(proc.pid), proc.pid]:
+    for pid in [*_descendants(proc.pid), proc.pid]:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

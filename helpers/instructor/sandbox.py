@@ -183,6 +183,7 @@ def private_environment(root: Path) -> None:
         path = home if name == "HOME" else home / name.lower()
         path.mkdir(parents=True, exist_ok=True)
         os.environ[name] = str(path)
+    tempfile.tempdir = None  # the worker's own temporary files follow too (Python caches the folder)
 
 
 __all__ = ["KernelLimits", "available", "command", "confine_worker", "descendants", "end_descendants", "empty_tmp",

@@ -41,7 +41,8 @@ def grade_one(root: str, assignment: str, student: str, kernel_name: str = "") -
         result = course.api(config).autograde(assignment, student, force=True, create=True)
     except Exception as err:  # reported to the parent, which flags this submission only
         return {"success": False, "error": f"{type(err).__name__}: {err}"}
-    return {"success": bool(result.get("success")), "error": result.get("error") or result.get("log") or ""}
+    error = "" if result.get("success") else "\n".join(filter(None, [result.get("log"), result.get("error")]))
+    return {"success": bool(result.get("success")), "error": error}
 
 
 def answer(results, request: dict, result: dict) -> None:
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             request = json.loads(line)
             private_environment(Path(request["root"]))
             result = grade_one(request["root"], request["assignment"], request["student"], kernel_name)
+            if not result["success"]:  # the whole of nbgrader's log, for the instructor (the report keeps a line)
+                print(f"grader: {request['student']}: {result['error']}", file=sys.stderr, flush=True)
             end_descendants(keep=server.pid() if server is not None else None)
             if server is not None and kernel_name and not server.intact():
                 server.stop()  # a submission killed or replaced it: the next kernels start afresh
