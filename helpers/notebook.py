@@ -1,8 +1,12 @@
-"""The setup every notebook runs first: seed, device, budget, quiet warnings, figure defaults."""
+"""The setup every notebook runs first (seed, device, budget, quiet warnings, figure defaults), and
+:func:`yours_or_ours`, which lets a demonstration run before the exercise it needs is answered, and
+:func:`median_time`, the timing the notebooks' speed comparisons use."""
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 import warnings
 
 import torch
@@ -69,3 +73,76 @@ def setup_notebook(seed: int = 0, verbose: bool = True) -> torch.device:
     if verbose:
         print(f"device: {device}   budget: {budget()}   torch {torch.__version__}   seed {seed}")
     return device
+
+
+def yours_or_ours(yours, ours, probe=None):
+    """Your function where it is written, else the course's, so every demonstration runs.
+
+    A demonstration that needs an exercise not yet answered would stop with the release's
+    ``NotImplementedError``; wrapped, it shows the course's version with a one-line note instead,
+    and yours as soon as it works::
+
+        padded = yours_or_ours(pad, signals.pad)(x, 2, "reflect")
+
+    "Works" means "does not raise ``NotImplementedError``" (the stub every exercise starts as):
+    cheap, and any other error is a bug of yours that the demonstration should show you, so it
+    propagates. The check cells never use this: they grade your function alone.
+
+    Args:
+        yours: your function (or class).
+        ours: the course's version with the same contract.
+        probe: ``None``: return a wrapper that tries ``yours`` at every call and falls back to
+            ``ours`` for that call. A function ``probe(candidate)``: call it once now on ``yours``
+            (needed when the stub raises later than the call, e.g. an autograd ``Function``'s
+            ``backward``) and return ``yours`` or ``ours`` itself.
+
+    Returns:
+        a callable with the contract of ``yours``.
+    """
+    name = getattr(yours, "__name__", "function")
+    note = f"your `{name}` is not done yet: showing the course's version"
+    if probe is not None:
+        try:
+            probe(yours)
+        except NotImplementedError:
+            print(note)
+            return ours
+        return yours
+    noted = []                       # print the note once per wrapper, not once per call
+
+    @functools.wraps(yours)
+    def call(*args, **kwargs):
+        try:
+            return yours(*args, **kwargs)
+        except NotImplementedError:
+            if not noted:
+                print(note)
+                noted.append(True)
+            return ours(*args, **kwargs)
+
+    return call
+
+
+def median_time(fn, repeat: int = 5) -> tuple[float, float]:
+    """Time one call of ``fn()``: the median and the interquartile range, in seconds, of ``repeat`` runs.
+
+    A shared or busy machine makes single timings jump; the median of several runs after one
+    warm-up call does not let a busy moment decide a ranking. The runs use **one thread**: on a
+    loaded machine torch's worker threads wait for free cores, which made a 0.1 ms convolution
+    take 60 ms with 2 threads (and Python loops, which run on one thread anyway, look fast).
+    """
+    if not isinstance(repeat, int) or repeat < 1:
+        raise ValueError(f"median_time: repeat must be an int >= 1, got {repeat!r}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        fn()                                     # warm up: first calls pay one-off costs
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+    quartiles = torch.tensor(times, dtype=torch.float64).quantile(torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+    return float(quartiles[1]), float(quartiles[2] - quartiles[0])

@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib import patheffects
 
 __all__ = ["kernels", "padding_modes", "series", "error_curve", "sliding_window", "dilated_stack",
            "receptive_growth", "image_grid", "bars", "pooling_windows", "invariance_curve",
@@ -95,6 +96,7 @@ def sliding_window(x: torch.Tensor, w: torch.Tensor, n: int) -> plt.Figure:
     for k, m in zip(ks, range(M, -M - 1, -1)):
         bottom.annotate(f"w[{m}]", (k, float(w[m + M])), textcoords="offset points", xytext=(0, 6), ha="center",
                         fontsize=8)
+    bottom.margins(y=0.35)               # room above the tallest stem for its "w[m]" label
     bottom.set(title="weights: sample k gets w[n - k], so the kernel appears flipped", xlabel="k", ylabel="weight")
     fig.tight_layout()
     return fig
@@ -138,8 +140,11 @@ def receptive_growth(depths: Sequence[int], fields: Mapping[str, Sequence[int]])
 
 
 def image_grid(images: Sequence[torch.Tensor], titles: Sequence[str] | None = None, ncols: int = 4,
-               cmap: str = "gray", suptitle: str = "", size: float = 2.4) -> plt.Figure:
-    """Images side by side, each ``(H, W)`` or ``(1, H, W)``; ``cmap="RdBu_r"`` centres signed maps on 0."""
+               cmap: str = "gray", suptitle: str = "", size: float = 2.4, colorbar: bool = False) -> plt.Figure:
+    """Images side by side, each ``(H, W)`` or ``(1, H, W)``; ``cmap="RdBu_r"`` centres signed maps on 0.
+
+    ``colorbar=True`` gives every image its colour scale.
+    """
     n = len(images)
     nrows = (n + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
@@ -150,9 +155,11 @@ def image_grid(images: Sequence[torch.Tensor], titles: Sequence[str] | None = No
         img = _np(images[k].reshape(images[k].shape[-2:]))
         if cmap == "RdBu_r":
             limit = float(abs(img).max()) or 1.0
-            ax.imshow(img, cmap=cmap, vmin=-limit, vmax=limit)
+            shown = ax.imshow(img, cmap=cmap, vmin=-limit, vmax=limit)
         else:
-            ax.imshow(img, cmap=cmap)
+            shown = ax.imshow(img, cmap=cmap)
+        if colorbar:
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
         if titles is not None:
             ax.set_title(titles[k], fontsize=9)
     fig.suptitle(suptitle)
@@ -299,15 +306,26 @@ def receptive_stack(layers: Sequence[tuple[int, int]], names: Sequence[str] | No
 
 
 # ------------------------------------------------------------------------- notebook 04 (backprop)
-def value_grids(named: Mapping[str, torch.Tensor], title: str = "", cmap: str = "coolwarm") -> plt.Figure:
-    """Small matrices side by side, each ``(H, W)`` drawn as a coloured grid with its values written in."""
-    fig, axes = plt.subplots(1, len(named), figsize=(2.6 * len(named) + 0.6, 2.9), squeeze=False)
+def value_grids(named: Mapping[str, torch.Tensor], title: str = "", cmap: str = "coolwarm",
+                colorbar: bool = False, centred: bool = True) -> plt.Figure:
+    """Small matrices side by side, each ``(H, W)`` drawn as a coloured grid with its values written in.
+
+    ``centred``: the colour scale is symmetric about 0 (signed values); otherwise it runs from the
+    smallest to the largest value. ``colorbar=True`` draws each grid's scale beside it.
+    """
+    widths = [max(1.0, g.shape[-1] / max(g.shape[-2], 1)) for g in named.values()]
+    fig, axes = plt.subplots(1, len(named), figsize=(2.6 * sum(widths) + 0.6 + 0.6 * colorbar * len(named), 2.9),
+                             squeeze=False, gridspec_kw={"width_ratios": widths})
     for ax, (name, grid) in zip(axes[0], named.items()):
         grid = grid.detach().cpu().reshape(grid.shape[-2:])
         bound = float(grid.abs().max()) or 1.0
-        ax.imshow(grid, cmap=cmap, vmin=-bound, vmax=bound)
+        limits = (-bound, bound) if centred else (float(grid.min()), float(grid.max()))
+        shown = ax.imshow(grid, cmap=cmap, vmin=limits[0], vmax=limits[1])
         for (i, j), v in ((ij, grid[ij].item()) for ij in ((a, b) for a in range(grid.shape[0]) for b in range(grid.shape[1]))):
-            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=9)
+            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=9,
+                    path_effects=[patheffects.withStroke(linewidth=2, foreground="white")])   # legible on any colour
+        if colorbar:
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
         ax.set(title=name, xticks=[], yticks=[])
         ax.grid(False)
     fig.suptitle(title)
@@ -336,8 +354,15 @@ def weight_footprint(height: int, width: int, kernel_size: int, weights: Sequenc
         ax.plot(n, m, "s", ms=14, mfc="none", mec="tab:blue", mew=2)
         ax.set(title=f"w[{m},{n}] touches {h_out * w_out} inputs", xticks=range(width), yticks=range(height))
         ax.grid(False)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    legend = [Patch(fc=plt.get_cmap("Oranges")(1 / 1.6), label="input the weight multiplies (yij: output reading it)"),
+              Patch(fc="none", ec="tab:blue", lw=2, label="first window (output y00)"),
+              Line2D([], [], marker="s", ls="", ms=10, mfc="none", mec="tab:blue", mew=2, label="the weight in it")]
+    fig.legend(handles=legend, loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.suptitle(f"a {k}x{k} kernel sliding over a {height}x{width} input (stride {s}): dE/dw sums over all of them")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
     return fig
 
 

@@ -1,4 +1,5 @@
-"""Pooling: output sizes, max / average pooling (loops and vectorised), global average pooling, receptive fields.
+"""Pooling: output sizes, max / average pooling (loops and vectorised), global average pooling, receptive fields,
+and how much features change under a shift (:func:`shift_change`).
 
 A pooling window of ``W`` slides with stride ``S`` (default ``S = W``: non-overlapping) over each
 channel on its own and keeps the window's maximum or mean (seed 002). It has no parameters and
@@ -18,7 +19,7 @@ from . import _validate as check
 
 MODES = ("max", "avg")
 
-__all__ = ["MODES", "pool_output_size", "pool2d_naive", "pool2d", "global_avg_pool", "receptive_field"]
+__all__ = ["MODES", "pool_output_size", "pool2d_naive", "pool2d", "global_avg_pool", "receptive_field", "shift_change"]
 
 
 def pool_output_size(L: int, W: int, S: int | None = None, P: int = 0) -> int:
@@ -95,6 +96,27 @@ def receptive_field(layers) -> int:
         r += (k - 1) * d * jump
         jump *= s
     return r
+
+
+def shift_change(x: torch.Tensor, feature_fn, shift) -> torch.Tensor:
+    """How much features change, per image, when the images move: local translation invariance measured.
+
+    ``||f(roll(x, shift)) - f(x)|| / ||f(x)||`` over each image's feature entries, rolling
+    circularly (nothing is lost at the border).
+
+    Args:
+        x: (N, C, H, W) images.
+        feature_fn: a function from (N, C, H, W) to features (N, ...).
+        shift: ``(dy, dx)`` ints, rows down and columns right.
+    Returns:
+        (N,) relative changes; 0 means the features did not change.
+    """
+    check.tensor("shift_change", "x", x, min_dim=4, max_dim=4)
+    if not isinstance(shift, (tuple, list)) or len(shift) != 2:
+        raise ValueError(f"shift_change: shift must be a pair (dy, dx) of ints, got {shift!r}")
+    before = feature_fn(x)
+    after = feature_fn(torch.roll(x, shifts=tuple(shift), dims=(2, 3)))
+    return (after - before).flatten(1).norm(dim=1) / before.flatten(1).norm(dim=1)
 
 
 def _prepare(where, x, kernel_size, stride, padding, mode):

@@ -124,6 +124,28 @@ def test_validate_reports_misnamed_missing_and_broken_notebooks(light):
     assert _digest(submitted) == before
 
 
+# ----------------------------------------------------------------------------------------- report
+def test_the_report_has_one_line_per_kind_of_problem(light, capsys):
+    from helpers.instructor.report import Outcome, collapse, summary, write_report
+
+    folder = light.folder("submitted") / "teacher" / A
+    folder.mkdir(parents=True)
+    (folder / NB).write_bytes((light.folder("source") / A / NB).read_bytes())  # the instructor's own notebook
+    problems = validate(light, A, "teacher").problems
+    assert len(problems) > 20
+    write_report(light, A, [Outcome("teacher", "repaired", problems)])
+    lines = summary(light, A).split("problems, per student:")[1].strip().splitlines()
+    assert len(lines) == 2, lines
+    assert "7 test cells (test_moving_average_kernel, test_triangle_kernel," in lines[1] and "edited" in lines[1]
+    assert main(["--root", str(light.root), "validate", A]) == 0
+    assert capsys.readouterr().out.count("teacher:") == 2
+    # only what differs in the cell alone is merged; a line repeated word for word gets a count
+    assert collapse(["answer cell pad: raised ValueError: x", "answer cell conv1d: raised ValueError: x",
+                     "answer cell f: raised ValueError: y", "kernel changed", "kernel changed"]) == [
+        "2 answer cells (pad, conv1d): raised ValueError: x", "answer cell f: raised ValueError: y",
+        "kernel changed (2 times)"]
+
+
 # ---------------------------------------------------- the pipeline, parallel (CLI) and serial (API)
 @pytest.mark.grading
 def test_parallel_and_serial_grading_agree_and_rerunning_is_safe(tmp_path, capsys):

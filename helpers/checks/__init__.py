@@ -1,6 +1,6 @@
 """Self-checks and grading checks, one module per notebook concept (``signals`` for notebook 01,
 ``conv2d`` for 02, ``pooling`` for 03, ``backprop`` for 04, ``training`` for 05, ``models`` for 06,
-``transfer`` for 07).
+``transfer`` for 07; ``design`` for 06's design exercises).
 
 The notebooks call the visible self-checks directly, ``checks.signals.conv1d(conv1d)``.
 Hidden tests instead take a fresh copy, ``fresh("signals").grade_conv1d(conv1d)``: it is loaded
@@ -22,7 +22,7 @@ import types
 
 from . import core
 
-MODULES = ("signals", "conv2d", "pooling", "backprop", "training", "models", "transfer")
+MODULES = ("signals", "conv2d", "pooling", "backprop", "training", "models", "transfer", "design")
 __all__ = ["core", *MODULES, "fresh"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--student", action="append", help="only these students (repeatable)")
         p.add_argument("--plain-kernels", action="store_true",
                        help="start every kernel afresh instead of forking it from one that imported torch (slower)")
+        p.add_argument("--require-sandbox", action="store_true",
+                       help="refuse to grade where students' code cannot run in a bubblewrap sandbox")
         p.add_argument("--figures", action="store_true",
                        help="draw the figures of graded notebooks (kept in feedback; slower)")
         p.add_argument("--scheduler", help="grade on a Dask cluster: its scheduler's address (tcp://host:8786), "
@@ -75,6 +77,7 @@ def _collect(course, args) -> None:
 
 
 def _validate(course, args) -> int:
+    from .report import collapse
     from .validate import validate
 
     students = course.students(args.assignment)
@@ -82,7 +85,7 @@ def _validate(course, args) -> int:
     for student in students:
         sub = validate(course, args.assignment, student)
         bad += bool(sub.problems)
-        for problem in sub.problems:
+        for problem in collapse(sub.problems):
             print(f"{student}: {problem}")
     print(f"{args.assignment}: {len(students)} submissions, {bad} with problems")
     return 0
@@ -95,7 +98,8 @@ def _grade(course, args) -> None:
     if args.figures:
         os.environ[FIGURES] = "1"  # passed on to the workers and their kernels
     outcomes = grade(course, args.assignment, args.student, workers=args.workers, timeout=args.timeout,
-                     fork_kernels=not args.plain_kernels, scheduler=args.scheduler, resume=args.resume)
+                     fork_kernels=not args.plain_kernels, require_sandbox=args.require_sandbox,
+                     scheduler=args.scheduler, resume=args.resume)
     statuses = Counter(o.status for o in outcomes)
     where = f"on the cluster {args.scheduler}" if args.scheduler and args.scheduler != "local" else \
         f"with {args.workers} workers"

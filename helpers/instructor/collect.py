@@ -7,6 +7,16 @@ Accepted layouts (in a folder, or inside a zip):
 - one folder per student: ``alice/...`` or ``alice/<assignment>/...``, copied as it is (a
   misnamed notebook keeps its name, so that validation reports it).
 
+Either may sit inside one top-level folder, as "compress folder" makes it (``class.zip`` holding
+``class/alice.ipynb ...``): that folder is unwrapped, not taken for a student, and a note says so.
+It is kept when it looks like one student's folder (it holds the assignment's notebook or folder).
+
+Student ids are ASCII: accents are removed (Unicode NFKD, combining marks dropped), other
+characters outside ``[A-Za-z0-9_.@+-]`` become ``_``, letters with no ASCII form become their code
+point (``u738b``). Two names with one id (``José García.ipynb``, ``José_García.ipynb``, ``Josè
+García.ipynb``, or ids that differ only in case, one folder on macOS and Windows) are an error
+that names every file: nothing is copied until they are renamed.
+
 Originals are only read. A file already in submitted/ is never overwritten: an identical one is
 skipped, a different one is reported as a conflict (delete it yourself to replace it).
 """
@@ -17,7 +27,9 @@ import filecmp
 import re
 import shutil
 import tempfile
+import unicodedata
 import zipfile
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,11 +51,37 @@ class Collected:
         return sorted({s for s, _ in self.copied + self.unchanged + self.conflicts})
 
 
+def ascii_name(name: str) -> str:
+    """``name`` in ASCII: NFKD without combining marks (``José`` -> ``Jose``); a letter with no
+    ASCII form becomes its code point (``王`` -> ``u738b``) so that different names stay different."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return "".join(c if c.isascii() else f"u{ord(c):x}" for c in plain)
+
+
 def student_id(name: str, assignment: str, is_file: bool = False) -> str:
-    """The student of a per-student file or folder name: extension, assignment's name and separators removed."""
+    """The student of a per-student file or folder name: extension, assignment's name and separators
+    removed, transliterated to ASCII (:func:`ascii_name`)."""
     stem = Path(name).stem if is_file else name
     stem = stem.replace(assignment, "").strip("_- .") or stem
-    return _UNSAFE.sub("_", stem)
+    return _UNSAFE.sub("_", ascii_name(stem))
+
+
+def _visible(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.name not in IGNORED and not p.name.startswith(".")]
+
+
+def unwrap(folder: Path, assignment: str, notebooks: list[str]) -> tuple[Path, list[str]]:
+    """The folder that holds the students: ``folder``, or the single folder inside it (repeatedly)
+    unless that one is a student's (it holds the assignment's notebook or folder); with notes."""
+    notes = []
+    while len(inner := _visible(folder)) == 1 and inner[0].is_dir():
+        names = {p.name for p in _visible(inner[0])}
+        if assignment in names or any(f"{nb}.ipynb" in names for nb in notebooks):
+            break  # one student's folder
+        notes.append(f"{inner[0].name}/ is the only folder at the top: read as the folder of the "
+                     f"submissions, not as a student")
+        folder = inner[0]
+    return folder, notes
 
 
 def _entries(folder: Path, assignment: str, notebooks: list[str]):
@@ -80,12 +118,28 @@ def collect(course: Course, source: Path, assignment: str) -> Collected:
         return _copy_all(course, folder, assignment, notebooks)
 
 
-def _copy_all(course: Course, folder: Path, assignment: str, notebooks: list[str]) -> Collected:
+def _check_collisions(top: Path, folder: Path, entries: list) -> None:
+    """Raise, naming every file or folder, when different names give one student id (case aside)."""
+    sources = defaultdict(set)
+    for student, path, _ in entries:
+        first = folder / path.relative_to(folder).parts[0]  # the student's file or folder
+        sources[student.casefold()].add((student, first.relative_to(top).as_posix() + "/" * first.is_dir()))
+    clashes = [sorted(found) for found in sources.values() if len({name for _, name in found}) > 1]
+    if clashes:
+        listed = "; ".join(", ".join(f"{name!r} ({student})" for student, name in found) for found in clashes)
+        raise ValueError(f"different names give the same student id (in parentheses): {listed}. Nothing was "
+                         f"copied: rename them so that each student has one name")
+
+
+def _copy_all(course: Course, top: Path, assignment: str, notebooks: list[str]) -> Collected:
     out = Collected()
+    folder, out.notes = unwrap(top, assignment, notebooks)
+    entries = list(_entries(folder, assignment, notebooks))
+    _check_collisions(top, folder, entries)
     targets: dict[Path, Path] = {}
-    for student, path, rel in _entries(folder, assignment, notebooks):
+    for student, path, rel in entries:
         target = course.folder("submitted") / student / assignment / rel
-        if target in targets:
+        if target in targets:  # one student's folder holding two files that are graded as one
             out.notes.append(f"{student}: both {targets[target].name} and {path.name} map to {rel}; kept the first")
             continue
         targets[target] = path

@@ -108,10 +108,13 @@ def grading_config(config: Config) -> Config:
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
                                         SaveAutoGrades)
 
+    from .caps import CapSizes
     from .preprocessors import CapOutput, ResilientExecute, StderrIsNotAFailure
 
     config = Config(config)
+    # CapSizes comes after SaveAutoGrades: scores are computed on the full outputs, only the saved
+    # notebook (and so the feedback) is capped
     config.Autograde.autograde_preprocessors = [
         ResilientExecute, IgnorePattern, StderrIsNotAFailure, ClearMetadataPreprocessor, LimitOutput, CapOutput,
-        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+        SaveAutoGrades, CapSizes, AssignLatePenalties, CheckCellMetadata]
     return config

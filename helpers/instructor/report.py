@@ -1,5 +1,6 @@
 """The summary of an assignment's grading: per test (mean, failures, most common diagnosed
-mistakes) and one line per problem per student (validation, crashes, repairs)."""
+mistakes) and one line per kind of problem per student (validation, crashes, repairs): the same
+problem in several cells is one line with the count and the cells (:func:`collapse`)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from pathlib import Path
 
 import nbformat
 
+from .caps import STRIPPED
 from .course import Course
 from .preprocessors import KERNEL_DIED, NOT_RUN, REPLACED, TRUNCATED
 from .validate import grade_ids
 
 _LIKELY = re.compile(r"likely mistake:\s*(.+)")
+# "<notebook>: test cell 'test_pad': edited; ..." or "answer cell pad: raised ...": the cell, and around it
+_CELL = re.compile(r"^(?P<before>.*?)\b(?P<kind>answer|test|locked|code) cell (?P<id>'[^']*'|[^\s:]+)(?P<after>.*)$", re.S)
+_SHOWN = 5  # cell names listed in a collapsed line
 _INCIDENTS = {"CellTimeoutError": "stopped at the time limit of a cell (an infinite loop?)",
               KERNEL_DIED: "killed the kernel (os._exit, exit(), a crash or memory)", NOT_RUN: "not run",
               "SystemExit": "called sys.exit()"}
@@ -60,7 +65,8 @@ def read_report(course: Course, assignment: str) -> list[Outcome]:
 
 def incidents(path: Path) -> list[str]:
     """One line per event of an autograded notebook worth an instructor's look: a cell stopped at its
-    time limit, a dead kernel, sys.exit, an answer cell that raised, truncated output, tampering."""
+    time limit, a dead kernel, sys.exit, an answer cell that raised, truncated output, outputs or
+    attachments removed by the size caps (:mod:`helpers.instructor.caps`), tampering."""
     if not path.exists():
         return []
     found = []
@@ -80,7 +86,38 @@ def incidents(path: Path) -> list[str]:
                 found.append(f"{where}: the checks were tampered with ({out.text.split(REPLACED)[1].strip()[:160]})")
             elif TRUNCATED in out.get("text", "") + out.get("data", {}).get("text/plain", ""):
                 found.append(f"{where}: gigantic output, truncated")
+            elif out.output_type == "stream" and out.text.startswith(STRIPPED):
+                found.append(f"{where}: outputs above the size caps, removed")
+        if cell.cell_type == "markdown" and STRIPPED in cell.source:
+            found.append(f"markdown cell #{index}: an attachment above the size cap, removed")
     return list(dict.fromkeys(found))
+
+
+def collapse(problems: list[str]) -> list[str]:
+    """One line per kind of problem, in the order of first appearance: lines that differ only in
+    the cell they name become ``<before>N [test|answer|...] cells (a, b, ...)<after>``; a line repeated word for word
+    becomes ``<line> (N times)``."""
+    groups: dict[tuple, list[str]] = {}  # kind -> the problems of that kind
+    for problem in problems:
+        groups.setdefault(_key(problem), []).append(problem)
+    lines = []
+    for (before, after), found in groups.items():
+        if len(found) == 1:
+            lines.append(found[0])
+        elif after is None:
+            lines.append(f"{before} ({len(found)} times)")
+        else:
+            matches = [_CELL.match(p) for p in found]
+            kinds = {m["kind"] for m in matches}
+            cells = [m["id"].strip("'") for m in matches]
+            shown = ", ".join(cells[:_SHOWN]) + (", ..." if len(cells) > _SHOWN else "")
+            lines.append(f"{before}{len(cells)} {kinds.pop() + ' ' if len(kinds) == 1 else ''}cells ({shown}){after}")
+    return lines
+
+
+def _key(problem: str) -> tuple:
+    match = _CELL.match(problem)
+    return (match["before"], match["after"]) if match else (problem, None)
 
 
 def diagnoses(course: Course, assignment: str, student: str) -> dict[str, str]:
@@ -122,7 +159,7 @@ def summary(course: Course, assignment: str, top: int = 3) -> str:
         failed = sum(1 for s, m in scores if s < m)
         common = "; ".join(f"{why} ({n})" for why, n in mistakes[gid].most_common(top))
         lines.append(f"{gid:32} {mean:6.2f} {scores[0][1]:5g} {failed:7d}  {common}")
-    problems = [(o.student, p) for o in outcomes for p in o.problems]
+    problems = [(o.student, p) for o in outcomes for p in collapse(o.problems)]
     if problems:
         lines += ["", "problems, per student:"] + [f"  {s}: {p}" for s, p in problems]
     return "\n".join(lines)
