@@ -199,6 +199,7 @@ def _pool(options: Options):
             # the nanny gave this worker OMP_NUM_THREADS (1 by default): kept; else the cores shared out
             threads = get_worker().state.nthreads
             environment = {**_worker_env(threads, options.limits), **dict(options.env)}
+            environment.pop("MALLOC_TRIM_THRESHOLD_", None)  # the nanny's, for its worker: kernels as locally
             sandboxed = _sandboxed(options.sandbox)
             preload = list(options.preload) if options.preload is not None else None
             folder = Path(tempfile.mkdtemp(prefix="pool-", dir=_mkdir(_scratch())))
