@@ -314,7 +314,7 @@ def use_sandbox(sandboxed: bool | None, require_sandbox: bool) -> bool:
 def grade(course: Course, assignment: str, students: list[str] | None = None, workers: int = 1,
           timeout: float = DEFAULT_TIMEOUT, progress: bool = True, keep: Path | None = None,
           fork_kernels: bool = True, sandboxed: bool | None = None, require_sandbox: bool = False,
-          limits: KernelLimits = KernelLimits()) -> list[Outcome]:
+          limits: KernelLimits = KernelLimits(), scheduler=None, resume: bool = False) -> list[Outcome]:
     """Validate and autograde ``students`` (default: everyone in submitted/) of ``assignment``.
 
     Returns one :class:`Outcome` per student, sorted by student; writes the gradebook, autograded/
@@ -324,12 +324,16 @@ def grade(course: Course, assignment: str, students: list[str] | None = None, wo
     every kernel starts afresh). ``sandboxed``: each worker runs in a bubblewrap sandbox
     (:mod:`helpers.instructor.sandbox`; None: where available, else a loud warning); ``require_sandbox``
     refuses to grade without one. ``limits``: each kernel's memory, processes and CPU time.
+    ``scheduler``: grade on a Dask cluster instead (an address, "local", a Cluster or a Client;
+    :mod:`helpers.instructor.distributed`; the sandbox is then the workers'), where ``resume`` skips
+    the submissions already merged.
     """
     from nbgrader.api import MissingEntry
     from tqdm.auto import tqdm
 
     course.notebook_names(assignment)  # a clear error for an unknown assignment
-    sandboxed = use_sandbox(sandboxed, require_sandbox)
+    if scheduler is None:  # on a cluster, the workers' sandboxes (helpers.instructor.distributed)
+        sandboxed = use_sandbox(sandboxed, require_sandbox)
     submitted = course.students(assignment)
     unknown = sorted(set(students or []) - set(submitted))
     if unknown:
@@ -343,6 +347,14 @@ def grade(course: Course, assignment: str, students: list[str] | None = None, wo
             raise ValueError(f"grade: {assignment} is not in the gradebook {course.db_url}: "
                              f"run `cnn-course release {assignment}` first") from None
     subs = [validate(course, assignment, s) for s in students]
+    if scheduler is not None:
+        from .distributed import grade_on_cluster
+
+        return grade_on_cluster(course, assignment, subs, scheduler, workers=workers, timeout=timeout,
+                                progress=progress, fork_kernels=fork_kernels, resume=resume, sandboxed=sandboxed,
+                                require_sandbox=require_sandbox, limits=limits)
+    if resume:
+        raise ValueError("grade: resume works with a scheduler (--scheduler); local grading regrades everyone")
     outcomes = {}
     watch = _watch(course, assignment, students)
     with tempfile.TemporaryDirectory(prefix="cnn-course-grading-") as tmp:

@@ -4,6 +4,7 @@
     cnn-course collect PATH --assignment A          import a folder or zip of notebooks into submitted/
     cnn-course validate A                           report every submission's problems (changes nothing)
     cnn-course grade A [--workers N]                autograde in parallel, progress bar, report
+    cnn-course grade A --scheduler tcp://HOST:8786  autograde on a Dask cluster ([--resume]: only what is missing)
     cnn-course feedback A                           HTML feedback without the hidden tests
     cnn-course export --to grades.csv [--tests F]   nbgrader's CSV (and one row per test cell)
     cnn-course summary [A...]                       per test: mean, failures, common mistakes; problems
@@ -47,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="refuse to grade where students' code cannot run in a bubblewrap sandbox")
         p.add_argument("--figures", action="store_true",
                        help="draw the figures of graded notebooks (kept in feedback; slower)")
+        p.add_argument("--scheduler", help="grade on a Dask cluster: its scheduler's address (tcp://host:8786), "
+                                           "or 'local' for a LocalCluster of --workers processes here")
+        p.add_argument("--resume", action="store_true",
+                       help="with --scheduler: grade only the submissions not merged yet (after a lost scheduler)")
         if name == "all":
             p.add_argument("--from", dest="source", type=Path, required=True, help="folder or zip of notebooks")
             p.add_argument("--to", type=Path, default=Path("grades.csv"))
@@ -93,10 +98,13 @@ def _grade(course, args) -> None:
     if args.figures:
         os.environ[FIGURES] = "1"  # passed on to the workers and their kernels
     outcomes = grade(course, args.assignment, args.student, workers=args.workers, timeout=args.timeout,
-                     fork_kernels=not args.plain_kernels, require_sandbox=args.require_sandbox)
+                     fork_kernels=not args.plain_kernels, require_sandbox=args.require_sandbox,
+                     scheduler=args.scheduler, resume=args.resume)
     statuses = Counter(o.status for o in outcomes)
-    print(f"{args.assignment}: {len(outcomes)} submissions in {time.perf_counter() - start:.0f} s with "
-          f"{args.workers} workers ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}); "
+    where = f"on the cluster {args.scheduler}" if args.scheduler and args.scheduler != "local" else \
+        f"with {args.workers} workers"
+    print(f"{args.assignment}: {len(outcomes)} submissions in {time.perf_counter() - start:.0f} s {where} "
+          f"({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}); "
           f"`cnn-course summary {args.assignment}` for the report")
 
 
