@@ -200,23 +200,25 @@ def _close_tensor(got: Any, expected: torch.Tensor, atol: float, rtol: float, dt
     return None
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: Any, b: Any, compare: Callable | None = None) -> bool:
     try:
-        return close(a, b) is None
+        return (compare or close)(a, b) is None
     except Exception:
         return False
 
 
 # ------------------------------------------------------------------------------------ the engine
-def _diagnose(case: Case, got: Any, mistakes: Sequence[Mistake], expected: Any = None) -> str | None:
+def _diagnose(case: Case, got: Any, mistakes: Sequence[Mistake], expected: Any = None,
+              compare: Callable | None = None) -> str | None:
     """The first mistake that reproduces ``got`` on ``case``; a mistake that gives the expected answer
-    on this case explains nothing (a float32 answer where float64 is due is not a "reflect" mistake)."""
+    on this case, by the exercise's own ``compare``, explains nothing (a float32 answer where float64
+    is due is not a "reflect" mistake; an ignored ``eps`` differs only at the exercise's tolerance)."""
     for mistake in mistakes:
         try:
             wrong = case.call(mistake.fn)
         except Exception:
             continue
-        if _same(got, wrong) and not _same(wrong, expected):
+        if _same(got, wrong) and not _same(wrong, expected, compare):
             return mistake.explain
     return None
 
@@ -269,7 +271,7 @@ def run_cases(name: str, student: Callable, reference: Callable, cases: Iterable
         problem = compare(got, expected)
         if problem is not None:
             raise CheckFailure(_failure(name, case, expected, describe(got), problem,
-                                        _diagnose(case, got, mistakes, expected)))
+                                        _diagnose(case, got, mistakes, expected, compare)))
         count += 1
     return count
 
@@ -403,8 +405,8 @@ def assert_not_the_course_version(name: str, student: Callable, case: Case, vers
     keys = {_code_key(inspect.unwrap(f).__code__): f for f in versions}
     for code in calls.code:
         if _code_key(code) in keys:
-            raise CheckFailure(f"{name}: your function calls the course's own {code.co_name} "
-                               f"(helpers/{os.path.basename(code.co_filename)}); that is the answer, not yours. "
+            raise CheckFailure(f"{name}: not from scratch: it calls the course's own {code.co_name} "
+                               f"(helpers/{os.path.basename(code.co_filename)}), which is the answer itself. "
                                "Write the computation yourself.")
 
 

@@ -10,6 +10,7 @@ every mutant too (tests/test_grading.py measures the agreement), except those ma
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 ASSIGNMENT = "01_conv1d_denoising"
@@ -27,7 +28,8 @@ class Mutant:
 
     @property
     def student(self) -> str:
-        return f"{self.cell}__{self.name}".replace(" ", "_")
+        # an id `cnn-course collect` keeps as it is (ASCII letters, digits, _ . -)
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{self.cell}__{self.name}")
 
     def apply(self, answer: str) -> str:
         if self.source is not None:
