@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import linecache
 import textwrap
 
 import numpy as np
@@ -122,14 +123,49 @@ def conv1d(x, w, mode="same", padding="zero", flip=True):
 
 
 # ======================================================================== self-checks pass
+OWN_ANSWERS = student(STUDENT_PAD + """
+import torch.nn.functional as F
+
+def moving_average_kernel(M):
+    if M < 0:
+        raise ValueError("M must be >= 0")
+    return torch.full((2 * M + 1,), 1.0 / (2 * M + 1))
+
+def triangle_kernel(M):
+    if M < 0:
+        raise ValueError("M must be >= 0")
+    m = torch.arange(-M, M + 1, dtype=torch.float64)
+    return (M + 1 - m.abs()) / (M + 1) ** 2
+
+def own_pad(x, M, mode="zero"):
+    if mode not in ("zero", "replicate", "reflect"):
+        raise ValueError(mode)
+    return pad(x, M, mode)
+
+def causal_conv1d(x, w, bias=None, dilation=1):
+    return F.conv1d(F.pad(x, ((w.shape[-1] - 1) * dilation, 0)), w, bias, dilation=dilation)
+
+def receptive_field(kernel_size, dilations):
+    return 1 + sum((kernel_size - 1) * d for d in dilations)
+""", "moving_average_kernel").__globals__
+
 SELF_CHECKS = {
-    "moving_average_kernel": ref.moving_average_kernel,
-    "triangle_kernel": ref.triangle_kernel,
-    "pad": ref.pad,
-    "conv1d": ref.conv1d,
-    "conv1d_vectorized": ref.conv1d,
-    "causal_conv1d": ref.causal_conv1d,
-    "receptive_field": ref.receptive_field,
+    "moving_average_kernel": OWN_ANSWERS["moving_average_kernel"],
+    "triangle_kernel": OWN_ANSWERS["triangle_kernel"],
+    "pad": OWN_ANSWERS["own_pad"],
+    "conv1d": student(LOOP),
+    "conv1d_vectorized": student(VECTORISED),
+    "causal_conv1d": OWN_ANSWERS["causal_conv1d"],
+    "receptive_field": OWN_ANSWERS["receptive_field"],
+}
+COURSE_VERSIONS = {
+    "moving_average_kernel": lambda M: ref.moving_average_kernel(M),
+    "triangle_kernel": lambda M: ref.triangle_kernel(M),
+    "pad": lambda x, M, mode="zero": ref.pad(x, M, mode),
+    "conv1d": lambda x, w, mode="same", padding="zero", flip=True: ref.conv1d(x, w, mode, padding, flip),
+    "conv1d_vectorized": lambda x, w, mode="same", padding="zero", flip=True: ref.conv1d(x, w, mode, padding, flip),
+    "causal_conv1d": lambda x, w, bias=None, dilation=1: ref.causal_conv1d(x, w, bias, dilation),
+    "receptive_field": lambda kernel_size, dilations: ref.receptive_field(kernel_size, dilations),
 }
 
 
@@ -161,7 +197,7 @@ def test_self_check_reports_a_stub_as_not_implemented(name, capsys):
 
 
 def test_kernel_self_check_requires_refusing_a_negative_m():
-    lenient = lambda M: ref.moving_average_kernel(max(M, 0), dtype=torch.float64)  # noqa: E731
+    lenient = lambda M: torch.full((2 * max(M, 0) + 1,), 1 / (2 * max(M, 0) + 1))  # noqa: E731
     with pytest.raises(CheckFailure, match=r"moving_average_kernel\(-1\) returned .*expected a ValueError"):
         checks_signals.moving_average_kernel(lenient)
 
@@ -189,8 +225,16 @@ def test_grading_rejects_the_mistake(name, mistake):
 
 # ========================================================================= grading: correct answers
 @pytest.mark.parametrize("name", ["moving_average_kernel", "triangle_kernel", "pad", "causal_conv1d", "receptive_field"])
-def test_grading_accepts_the_reference(name):
+def test_grading_accepts_a_correct_answer(name):
     assert getattr(checks_signals, f"grade_{name}")(SELF_CHECKS[name]) is None
+
+
+@pytest.mark.parametrize("check", ["", "grade_"])
+@pytest.mark.parametrize("name", sorted(COURSE_VERSIONS))
+def test_the_course_version_is_never_an_answer(name, check):
+    """``return signals.moving_average_kernel(M)`` earned full marks once (issue 21): self-check and grade refuse it."""
+    with pytest.raises(CheckFailure, match="the course's own|from scratch"):
+        getattr(checks_signals, f"{check}{name}")(COURSE_VERSIONS[name])
 
 
 def test_grading_accepts_a_correct_from_scratch_conv1d():
@@ -226,23 +270,179 @@ FROM_SCRATCH_VIOLATIONS = {
     "F.conv1d imported inside a closure": (F_CONV1D_IN_A_CLOSURE, "conv1d"),
     "torch.conv1d bound to another name": (TORCH_CONV1D, "conv1d"),
     "np.convolve": (NP_CONVOLVE, "convolve"),
-    "helpers.signals.conv1d": (CALLS_REFERENCE, "conv1d (from signals.py)"),
-    "a fresh() copy of helpers.signals.conv1d": (CALLS_FRESH_REFERENCE, "conv1d (from signals.py)"),
+    "helpers.signals.conv1d": (CALLS_REFERENCE, "course's own conv1d (helpers/signals.py)"),
+    "a fresh() copy of helpers.signals.conv1d": (CALLS_FRESH_REFERENCE, "course's own conv1d (helpers/signals.py)"),
 }
 
 
 @pytest.mark.parametrize("source,called", FROM_SCRATCH_VIOLATIONS.values(), ids=FROM_SCRATCH_VIOLATIONS.keys())
 def test_violation_gives_correct_answers(source, called):
     """Premise of the next test: these students are right, so only the from-scratch rule can reject them."""
-    checks_signals.conv1d(student(source))
+    assert core.run_cases("conv1d", student(source), ref.conv1d, checks_signals._conv_cases(batched=True)) > 18
 
 
-@pytest.mark.parametrize("grade", ["grade_conv1d", "grade_conv1d_vectorized"])
+@pytest.mark.parametrize("grade", ["conv1d", "grade_conv1d", "conv1d_vectorized", "grade_conv1d_vectorized"])
 @pytest.mark.parametrize("source,called", FROM_SCRATCH_VIOLATIONS.values(), ids=FROM_SCRATCH_VIOLATIONS.keys())
 def test_grading_rejects_a_library_or_reference_convolution(grade, source, called):
-    with pytest.raises(CheckFailure, match="from scratch") as info:
+    with pytest.raises(CheckFailure, match="from scratch|course's own") as info:
         getattr(checks_signals, grade)(student(source))
     assert called in str(info.value)
+
+
+def student_with_source(source: str, name: str):
+    """Like :func:`student`, with the source readable by ``inspect`` (as IPython makes a notebook cell's)."""
+    text = textwrap.dedent(source)
+    filename = f"<cell-{abs(hash(text))}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile(text, filename, "exec"), namespace)
+    return namespace[name]
+
+
+# issue 16 item 9: every route around the "from scratch" detector
+BYPASSES = {
+    "F.conv2d on a 1 x N image": STUDENT_PAD + """
+import torch.nn.functional as F
+def conv1d(x, w, mode="same", padding="zero", flip=True):
+    xp, K = _prepare(x, w, mode, padding)
+    k = w.flip(0) if flip else w
+    return F.conv2d(xp.reshape(-1, 1, 1, xp.shape[-1]), k.reshape(1, 1, 1, K)).reshape(*xp.shape[:-1], -1)
+""",
+    "torch.ops.aten.convolution": STUDENT_PAD + """
+def conv1d(x, w, mode="same", padding="zero", flip=True):
+    xp, K = _prepare(x, w, mode, padding)
+    k = w.flip(0) if flip else w
+    y = torch.ops.aten.convolution(xp.reshape(-1, 1, xp.shape[-1]), k.reshape(1, 1, K), None, [1], [0], [1],
+                                   False, [0], 1)
+    return y.reshape(*xp.shape[:-1], -1)
+""",
+    "torch._convolution": STUDENT_PAD + """
+def conv1d(x, w, mode="same", padding="zero", flip=True):
+    xp, K = _prepare(x, w, mode, padding)
+    k = w.flip(0) if flip else w
+    y = torch._convolution(xp.reshape(-1, 1, xp.shape[-1]), k.reshape(1, 1, K), None, [1], [0], [1], False, [0], 1,
+                           False, False, True, True)
+    return y.reshape(*xp.shape[:-1], -1)
+""",
+    "scipy.ndimage.correlate1d": STUDENT_PAD + """
+import numpy as np
+from scipy.ndimage import correlate1d
+def conv1d(x, w, mode="same", padding="zero", flip=True):
+    xp, K = _prepare(x, w, mode, padding)
+    k = (w.flip(0) if flip else w).numpy()
+    full = correlate1d(xp.numpy(), k, axis=-1, mode="constant", origin=0)
+    M = (K - 1) // 2
+    return torch.from_numpy(np.ascontiguousarray(full[..., M:full.shape[-1] - M]))
+""",
+}
+
+
+@pytest.mark.parametrize("check", ["conv1d", "grade_conv1d", "conv1d_vectorized", "grade_conv1d_vectorized"])
+@pytest.mark.parametrize("source", BYPASSES.values(), ids=BYPASSES.keys())
+def test_from_scratch_sees_every_route_to_a_library_convolution(source, check):
+    fn = student(source)
+    assert core.run_cases("conv1d", fn, ref.conv1d, checks_signals._conv_cases(batched=True)) > 18  # right values
+    with pytest.raises(CheckFailure, match="from scratch"):
+        getattr(checks_signals, check)(fn)
+
+
+THREADED_REFERENCE = """
+import threading
+from helpers.signals import conv1d as course
+
+def conv1d(x, w, mode="same", padding="zero", flip=True):
+    out = []
+    worker = threading.Thread(target=lambda: out.append(course(x, w, mode, padding, flip)))
+    worker.start()
+    worker.join()
+    return out[0]
+"""
+
+
+@pytest.mark.parametrize("check", ["conv1d", "grade_conv1d"])
+def test_the_course_version_run_in_a_thread_is_refused(check):
+    with pytest.raises(CheckFailure, match="a thread"):
+        getattr(checks_signals, check)(student(THREADED_REFERENCE))
+
+
+HIDDEN_LOOP = STUDENT_PAD + """
+import sys
+def conv1d(x, w, mode="same", padding="zero", flip=True):
+    sys.setprofile(None)
+    xp, K = _prepare(x, w, mode, padding)
+    k = w.flip(0) if flip else w
+    return torch.stack([(xp[..., j:j + K] * k).sum(-1) for j in range(xp.shape[-1] - K + 1)], -1)
+"""
+
+
+@pytest.mark.parametrize("check", ["conv1d_vectorized", "grade_conv1d_vectorized", "conv1d"])
+def test_a_function_that_switches_off_the_profiler_is_refused(check):
+    with pytest.raises(CheckFailure, match="sys.setprofile"):
+        getattr(checks_signals, check)(student(HIDDEN_LOOP))
+
+
+def test_the_profiler_switched_off_by_a_call_it_cannot_see_is_noticed():
+    def sneaky():
+        list(map(__import__("sys").setprofile, [None]))  # called from C: no c_call event
+
+    _, calls = core.calls_made(sneaky)
+    assert calls.hooks == ["sys.setprofile"]
+    _, calls = core.calls_made(lambda: torch.ones(2).sum())
+    assert calls.hooks == []
+
+
+def test_aten_ops_made_sees_operators_however_they_are_called():
+    x, w = torch.randn(1, 1, 9), torch.randn(1, 1, 3)
+    for route in (lambda: torch.nn.functional.conv1d(x, w), lambda: torch.nn.Conv1d(1, 1, 3)(x),
+                  lambda: torch.ops.aten.convolution(x, w, None, [1], [0], [1], False, [0], 1)):
+        _, ops = core.aten_ops_made(route)
+        assert any(core.is_convolution_op(op) for op in ops), ops
+    _, ops = core.aten_ops_made(lambda: torch.nn.functional.max_pool2d(x[None], (1, 2)))
+    assert "max_pool2d_with_indices" in ops
+    _, ops = core.aten_ops_made(lambda: x.unfold(-1, 3, 1) @ w[0, 0])
+    assert not any(core.is_convolution_op(op) for op in ops) and "unfold" in ops
+
+
+def test_names_in_source_reads_the_students_code_when_it_can():
+    fn = student_with_source("""
+import torch.nn.functional as F
+def helper(t):
+    return t
+def conv1d(x, w):
+    y = getattr(F, "conv2d")(x, w)
+    return helper(F.pad(y, (1, 1)))
+""", "conv1d")
+    names = core.names_in_source(fn)
+    assert {"conv2d", "pad", "F", "getattr"} <= names and "helper" not in names  # the student's own helper is theirs
+    assert core.names_in_source(student(LOOP)) is None  # no source: exec without a file
+
+
+def test_from_scratch_reads_the_source_for_names_it_cannot_see_run():
+    lazy = student_with_source(STUDENT_PAD + """
+def conv1d(x, w, mode="same", padding="zero", flip=True):
+    if x.shape[-1] > 10 ** 6:
+        return torch.nn.functional.conv1d(x, w)   # never runs on the checks' inputs, still not from scratch
+    xp, K = _prepare(x, w, mode, padding)
+    k = w.flip(0) if flip else w
+    return torch.stack([(xp[..., j:j + K] * k).sum(-1) for j in range(xp.shape[-1] - K + 1)], -1)
+""", "conv1d")
+    with pytest.raises(CheckFailure, match=r"calls conv1d \(named in its code\)"):
+        checks_signals.conv1d(lazy)
+
+
+def test_pad_keeps_the_dtype_of_x():
+    own = SELF_CHECKS["pad"]
+    with pytest.raises(CheckFailure, match="wrong dtype"):
+        checks_signals.pad(lambda x, M, mode="zero": own(x, M, mode).double())
+    with pytest.raises(CheckFailure, match="wrong dtype"):
+        checks_signals.grade_pad(lambda x, M, mode="zero": own(x, M, mode).double())
+
+
+def test_pad_refuses_an_unknown_mode_in_the_self_check():
+    own = SELF_CHECKS["pad"]
+    lenient = lambda x, M, mode="zero": own(x, M, mode if mode in ("replicate", "reflect") else "zero")  # noqa: E731
+    with pytest.raises(CheckFailure, match="expected a ValueError"):
+        checks_signals.pad(lenient)
 
 
 def test_grading_rejects_a_loop_over_positions_for_the_vectorised_exercise():
@@ -298,7 +498,7 @@ def test_assert_untampered_raises_when_a_primitive_is_replaced(monkeypatch, owne
         core.assert_untampered()
     assert label in str(info.value)
     with pytest.raises(CheckFailure, match="grading stopped"):
-        checks_signals.grade_pad(ref.pad)
+        checks_signals.grade_pad(SELF_CHECKS["pad"])
 
 
 @pytest.mark.parametrize("name", sorted(SELF_CHECKS))
@@ -346,7 +546,7 @@ def test_fresh_grading_survives_a_notebook_that_replaced_the_checks(monkeypatch)
     with pytest.raises(AssertionError, match="likely mistake: your output equals the cross-correlation") as info:
         graded.grade_conv1d(wrong)
     assert type(info.value).__name__ == "CheckFailure"
-    with pytest.raises(AssertionError, match="from scratch"):
+    with pytest.raises(AssertionError, match="course's own conv1d"):
         graded.grade_conv1d(cheat)
 
 

@@ -31,10 +31,54 @@ def test_self_check_and_grading_pass_the_instructor_answer(name, capsys):
     assert_correct_answer_passes(checks_backprop, name, ANSWERS[name], capsys)
 
 
-@pytest.mark.parametrize("name", ["conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward", "numerical_gradient"])
-def test_grading_refuses_the_reference_as_an_answer(name):
-    with pytest.raises(CheckFailure, match="from scratch"):
-        getattr(checks_backprop, f"grade_{name}")(getattr(backprop, name))
+@pytest.mark.parametrize("name", ["relu_backward", "conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward",
+                                  "conv_matrix", "numerical_gradient"])
+@pytest.mark.parametrize("check", ["", "grade_"])
+def test_the_self_check_and_grading_refuse_the_reference_as_an_answer(name, check):
+    reference = getattr(backprop, name)
+    with pytest.raises(CheckFailure, match="course's own|from scratch"):
+        getattr(checks_backprop, f"{check}{name}")(lambda *args: reference(*args))
+
+
+@pytest.mark.parametrize("check", ["Conv2dFn", "grade_Conv2dFn"])
+def test_conv2dfn_must_not_derive_from_the_course_function(check):
+    class Mine(backprop.Conv2dFunction):
+        pass
+
+    with pytest.raises(CheckFailure, match="course's"):
+        getattr(checks_backprop, check)(Mine)
+
+
+@pytest.mark.parametrize("check", ["Conv2dFn", "grade_Conv2dFn"])
+def test_conv2dfn_must_use_the_students_conv2d_backward(check):
+    """A backward computed with torch.nn.grad is correct but is not what the exercise asks (issue 15)."""
+    class WithTorchGrad(checks_backprop._NoBiasGradient):     # its forward, another backward
+        @staticmethod
+        def backward(ctx, dout):
+            x, w = ctx.saved_tensors
+            dx = torch.nn.grad.conv2d_input(x.shape, w, dout, ctx.stride, ctx.padding)
+            dw = torch.nn.grad.conv2d_weight(x, w.shape, dout, ctx.stride, ctx.padding)
+            return dx, dw, dout.sum(dim=(0, 2, 3)), None, None
+
+    with pytest.raises(CheckFailure, match="never called your conv2d_backward"):
+        getattr(checks_backprop, check)(WithTorchGrad)
+
+
+@pytest.mark.parametrize("check", ["conv_matrix", "grade_conv_matrix"])
+def test_conv_matrix_keeps_the_dtype_of_w(check):
+    def always_float32(w, height, width):
+        return ANSWERS["conv_matrix"](w, height, width).float()
+
+    with pytest.raises(CheckFailure, match="dtype"):
+        getattr(checks_backprop, check)(always_float32)
+
+
+def test_a_numerical_gradient_that_ignores_eps_is_named():
+    def fixed_step(f, x, eps=1e-6):
+        return ANSWERS["numerical_gradient"](f, x)
+
+    with pytest.raises(CheckFailure, match="eps argument was ignored"):
+        checks_backprop.numerical_gradient(fixed_step)
 
 
 @pytest.mark.parametrize("name,mistake", mistakes_of(checks_backprop),

@@ -126,3 +126,42 @@ def test_grading_enforces_the_seed_facts():
     with pytest.raises(CheckFailure):
         checks_models.grade_count_parameters(lambda model, trainable_only=False: 138_357_544)
     assert inspect_models.conv_multiplications((192, 28, 28), 32, 5, padding=2) == 120_422_400
+
+
+def _block_with_shortcut(make_shortcut):
+    """The instructor's ResidualBlock whose identity shortcut is replaced by ``make_shortcut()``."""
+    class Block(ANSWERS["ResidualBlock"]):
+        def __init__(self, in_channels, out_channels, stride=1):
+            super().__init__(in_channels, out_channels, stride)
+            if isinstance(self.shortcut, nn.Identity):
+                self.shortcut = make_shortcut(in_channels)
+    return Block
+
+
+@pytest.mark.parametrize("check", ["ResidualBlock", "grade_ResidualBlock"])
+def test_an_identity_shortcut_written_as_an_empty_sequential_passes(check):
+    """pytorch-cifar's style, nn.Sequential(), behaves as the identity (issue 15, section 1)."""
+    getattr(checks_models, check)(_block_with_shortcut(lambda c: nn.Sequential()))
+
+
+@pytest.mark.parametrize("check", ["ResidualBlock", "grade_ResidualBlock"])
+def test_a_shortcut_with_parameters_where_the_identity_belongs_is_refused(check):
+    def identity_conv(c):
+        conv = nn.Conv2d(c, c, 1, bias=False)
+        with torch.no_grad():
+            conv.weight.copy_(torch.eye(c)[:, :, None, None])
+        return conv
+
+    with pytest.raises(CheckFailure):
+        getattr(checks_models, check)(_block_with_shortcut(identity_conv))
+
+
+@pytest.mark.parametrize("check", ["conv_multiplications", "grade_conv_multiplications"])
+def test_ceil_instead_of_floor_is_refused_by_the_self_check_too(check):
+    def with_ceil(in_shape, out_channels, kernel_size, stride=1, padding=0):
+        c, h, w = in_shape
+        h_out, w_out = -(-(h + 2 * padding - kernel_size) // stride) + 1, -(-(w + 2 * padding - kernel_size) // stride) + 1
+        return h_out * w_out * out_channels * kernel_size * kernel_size * c
+
+    with pytest.raises(CheckFailure, match="rounds DOWN"):
+        getattr(checks_models, check)(with_ceil)

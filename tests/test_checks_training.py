@@ -4,6 +4,7 @@ rejected with its explanation, and answers that call the course's own references
 from __future__ import annotations
 
 import copy
+import inspect
 
 import pytest
 import torch
@@ -28,9 +29,11 @@ def _own_cnn(dropout=0.25):
 
 
 def _own_epoch(model, loader, loss_fn, optimizer):
+    device = next(model.parameters()).device
     model.train()
     total, correct, seen = 0.0, 0, 0
     for x, y in loader:
+        x, y = x.to(device), y.to(device)
         optimizer.zero_grad()
         logits = model(x)
         loss = loss_fn(logits, y)
@@ -43,11 +46,13 @@ def _own_epoch(model, loader, loss_fn, optimizer):
 
 
 def _own_evaluate(model, loader, loss_fn):
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     total, correct, seen = 0.0, 0, 0
     with torch.no_grad():
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             logits = model(x)
             total += loss_fn(logits, y).item() * len(y)
             correct += (logits.argmax(dim=1) == y).sum().item()
@@ -103,17 +108,55 @@ def test_every_known_mistake_is_rejected_and_explained(name, mistake):
     ("evaluate", lambda m, l, f: training.evaluate(m, l, f)),
     ("random_shift", lambda x, m, g: augment.random_shift(x, m, g)),
 ])
-def test_grading_rejects_calling_the_reference(name, answer):
+@pytest.mark.parametrize("check", ["", "grade_"])
+def test_the_self_check_and_grading_reject_calling_the_reference(name, answer, check):
     with pytest.raises(CheckFailure, match="yourself|from scratch"):
-        getattr(checks_training, f"grade_{name}")(answer)
+        getattr(checks_training, f"{check}{name}")(answer)
 
 
-def test_grading_rejects_a_subclass_of_the_reference_stopper():
+@pytest.mark.parametrize("check", ["", "grade_"])
+def test_the_self_check_and_grading_reject_the_reference_stopper(check):
     class Mine(training.EarlyStopping):
         pass
 
-    with pytest.raises(CheckFailure, match="yourself"):
-        checks_training.grade_EarlyStopping(Mine)
+    class Wrapped:
+        def __init__(self, patience, min_delta=0.0):
+            self.inner = training.EarlyStopping(patience, min_delta)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    for answer in (Mine, Wrapped):
+        with pytest.raises(CheckFailure, match="yourself"):
+            getattr(checks_training, f"{check}EarlyStopping")(answer)
+
+
+@pytest.mark.parametrize("name,answer", [("train_one_epoch", _own_epoch), ("evaluate", _own_evaluate)])
+@pytest.mark.parametrize("check", ["", "grade_"])
+def test_batches_must_be_moved_to_the_models_device(name, answer, check):
+    """Observable on a CPU-only machine: the probe's batches record every .to(device) (issue 15, section 3)."""
+    source = inspect.getsource(answer).replace("x, y = x.to(device), y.to(device)", "pass")
+    namespace = {"torch": torch}
+    exec(source, namespace)  # noqa: S102 - our own answer, one line removed
+    with pytest.raises(CheckFailure, match="moved to the model's device"):
+        getattr(checks_training, f"{check}{name}")(namespace[answer.__name__])
+
+
+@pytest.mark.parametrize("check", ["", "grade_"])
+def test_figures_must_be_python_floats(check):
+    def tensors(model, loader, loss_fn):
+        loss, accuracy = _own_evaluate(model, loader, loss_fn)
+        return torch.tensor(loss), accuracy
+
+    with pytest.raises(CheckFailure, match="Python float"):
+        getattr(checks_training, f"{check}evaluate")(tensors)
+
+
+@pytest.mark.parametrize("check", ["", "grade_"])
+def test_a_log_softmax_answer_is_refused_by_the_self_check_too(check):
+    with pytest.raises(CheckFailure, match="from scratch"):
+        getattr(checks_training, f"{check}softmax_cross_entropy")(
+            lambda z, t: -(t * F.log_softmax(z, dim=1)).sum(dim=1).mean())
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,9 @@ proof that no gradient was taken with autograd where the exercise asks for it by
 
 from __future__ import annotations
 
+import inspect
+import os
+from functools import partial
 from typing import Callable
 
 import torch
@@ -61,24 +64,41 @@ def _relu_cases(gen: torch.Generator, count: int) -> list[Case]:
     return cases
 
 
+def _by_hand(name: str, case_index: int = 0, banned_builtins=(), extra=(), why: str = _BY_HAND) -> core.Rule:
+    """The rule "no autograd (and no library call doing the work)", checked on one of the fixed cases."""
+    def test(student):
+        case = EXERCISES[name].cases(None)[case_index]
+        core.assert_from_scratch(name, student, case, banned_builtins=banned_builtins,
+                                 banned_functions=(*_AUTOGRAD, *extra), why=why)
+    return core.Rule("computed by hand: no autograd, no library function doing the work", test)
+
+
+def _cases(make: Callable, fixed: int, random: int) -> Callable:
+    """``cases(gen)`` of an Exercise: ``make``'s cases drawn with seed 0 (the self-check's), plus, for the
+    hidden test, ``random`` more drawn from ``gen``."""
+    return lambda gen: make(torch.Generator().manual_seed(0), fixed) + ([] if gen is None else make(gen, random))
+
+
+EXERCISES: dict[str, core.Exercise] = {}
+EXERCISES["relu_backward"] = core.Exercise(
+    "relu_backward", ref.relu_backward, _cases(_relu_cases, 3, 30),
+    MISTAKES["relu_backward"], [_by_hand("relu_backward")],
+    ["dx = dout where x > 0 and 0 elsewhere (0 at x == 0), negative dout kept",
+     "random shapes from 1 to 4 dimensions"], seed=41)
+
+
 def relu_backward(student: Callable) -> None:
     """Self-check of ``relu_backward(dout, x) -> dx``."""
-    core.run_cases("relu_backward", student, ref.relu_backward, _relu_cases(torch.Generator().manual_seed(0), 3),
-                   MISTAKES["relu_backward"])
-    core.report_pass("relu_backward", ["dx = dout where x > 0 and 0 elsewhere (0 at x == 0), negative dout kept",
-                                       "random shapes from 1 to 4 dimensions"])
+    EXERCISES["relu_backward"].check(student)
 
 
 def grade_relu_backward(student: Callable) -> None:
-    """Hidden test: 30 seeded shapes with exact zeros; no autograd."""
-    core.assert_untampered()
-    cases = _relu_cases(torch.Generator().manual_seed(41), 30)
-    core.assert_from_scratch("relu_backward", student, cases[0], banned_functions=(*_AUTOGRAD, ref.relu_backward), why=_BY_HAND)
-    core.run_cases("relu_backward", student, ref.relu_backward, cases, MISTAKES["relu_backward"])
+    """Hidden test: the same rules, 30 seeded shapes with exact zeros."""
+    EXERCISES["relu_backward"].grade(student)
 
 
 # ============================================================================ conv backward
-def _conv_backward_variant(flip_dx=False, dw_last_position=False, dw_first_image=False, stride_ignored=False,
+def _conv_backward_variant(flip_dx=False, dw_last_position=False, dw_first_image=False, stride_ignored="",
                            keep_padding=False, db_first_image=False, db_over_channels=False):
     """The reference with one known mistake switched on (each keyword is one mistake)."""
     def backward(dout, x, w, stride=1, padding=0):
@@ -92,7 +112,9 @@ def _conv_backward_variant(flip_dx=False, dw_last_position=False, dw_first_image
         if dw_first_image:
             dw = ref.conv2d_backward(dout[:1], x[:1], w, stride, padding)[1]
         if stride_ignored and stride > 1:
-            dx, dw = _dense_positions(dout, x, w, padding)
+            dense_dx, dense_dw = _dense_positions(dout, x, w, padding)
+            dx = dense_dx if "dx" in stride_ignored else dx
+            dw = dense_dw if "dw" in stride_ignored else dw
         if keep_padding and padding > 0:
             dx = ref.conv2d_backward(dout, F.pad(x, (padding,) * 4), w, stride, 0)[0]
         if db_first_image:
@@ -123,7 +145,12 @@ MISTAKES["conv2d_backward"] = [
     Mistake("dw not summed over the batch", "dw must add the contributions of every image in the batch",
             _conv_backward_variant(dw_first_image=True)),
     Mistake("stride ignored", "output (i, j) read the window starting at (i*S, j*S): the backward must use the "
-            "stride too", _conv_backward_variant(stride_ignored=True)),
+            "stride too", _conv_backward_variant(stride_ignored="dx dw")),
+    Mistake("dx ignores the stride", "dw is right but dx ignores the stride: dout[i, j] flows back to the window "
+            "starting at (i*S, j*S), so add dout[i, j] * w into dx there, not at (i, j)",
+            _conv_backward_variant(stride_ignored="dx")),
+    Mistake("dw ignores the stride", "dx is right but dw ignores the stride: dw adds dout[i, j] times the window "
+            "starting at (i*S, j*S), not at (i, j)", _conv_backward_variant(stride_ignored="dw")),
     Mistake("padding not cropped", "dx must have the shape of x: crop the padding off the padded gradient",
             _conv_backward_variant(keep_padding=True)),
     Mistake("db not summed over the batch", "db sums dout over the batch and all positions: dout.sum(dim=(0, 2, 3))",
@@ -152,22 +179,22 @@ def _conv_cases(gen: torch.Generator, count: int) -> list[Case]:
     return cases
 
 
+EXERCISES["conv2d_backward"] = core.Exercise(
+    "conv2d_backward", ref.conv2d_backward, _cases(_conv_cases, 2, 25), MISTAKES["conv2d_backward"],
+    [_by_hand("conv2d_backward", 2, banned_builtins=(F.conv_transpose2d,), extra=(ref.conv2d_backward,))],
+    ["(dx, dw, db) against torch autograd's gradients in float64 (seed 001's 3x3 input with a 2x2 kernel)",
+     "batch and channels, stride 2 and 3, padding 1 and 2 (dx cropped to x's shape), unused last rows"],
+    seed=42, compare=partial(core.close, parts=("dx", "dw", "db")))
+
+
 def conv2d_backward(student: Callable) -> None:
     """Self-check of ``conv2d_backward(dout, x, w, stride=1, padding=0) -> (dx, dw, db)``."""
-    core.run_cases("conv2d_backward", student, ref.conv2d_backward, _conv_cases(torch.Generator().manual_seed(0), 2),
-                   MISTAKES["conv2d_backward"])
-    core.report_pass("conv2d_backward", [
-        "(dx, dw, db) against torch autograd's gradients in float64 (seed 001's 3x3 input with a 2x2 kernel)",
-        "batch and channels, stride 2 and 3, padding 1 and 2 (dx cropped to x's shape), unused last rows"])
+    EXERCISES["conv2d_backward"].check(student)
 
 
 def grade_conv2d_backward(student: Callable) -> None:
-    """Hidden test: 25 seeded shapes, strides and paddings; no autograd."""
-    core.assert_untampered()
-    cases = _conv_cases(torch.Generator().manual_seed(42), 25)
-    core.assert_from_scratch("conv2d_backward", student, cases[2], banned_builtins=(F.conv_transpose2d,),
-                             banned_functions=(*_AUTOGRAD, ref.conv2d_backward), why=_BY_HAND)
-    core.run_cases("conv2d_backward", student, ref.conv2d_backward, cases, MISTAKES["conv2d_backward"])
+    """Hidden test: the same rules, 25 more seeded shapes, strides and paddings."""
+    EXERCISES["conv2d_backward"].grade(student)
 
 
 # ============================================================================== pool backward
@@ -270,39 +297,34 @@ def _pool_cases(gen: torch.Generator, count: int) -> list[Case]:
     return cases
 
 
-def _pool_check(name: str, reference, student, what) -> None:
-    core.run_cases(name, student, reference, _pool_cases(torch.Generator().manual_seed(0), 2), MISTAKES[name])
-    core.report_pass(name, what)
-
-
-def _pool_grade(name: str, reference, student) -> None:
-    core.assert_untampered()
-    cases = _pool_cases(torch.Generator().manual_seed(43), 25)
-    core.assert_from_scratch(name, student, cases[1], banned_functions=(*_AUTOGRAD, reference), why=_BY_HAND)
-    core.run_cases(name, student, reference, cases, MISTAKES[name])
+for _name, _reference, _seed, _what in (
+        ("max_pool2d_backward", ref.max_pool2d_backward, 43, [
+            "the gradient goes to each window's winning unit only; ties go to the first maximum in row-major order",
+            "overlapping windows (width 3, stride 2) add up; stride None means kernel_size; unused last row gets 0"]),
+        ("avg_pool2d_backward", ref.avg_pool2d_backward, 43, [
+            "every unit of a window gets dout / k^2", "overlapping windows add up; stride None means kernel_size"])):
+    EXERCISES[_name] = core.Exercise(_name, _reference, _cases(_pool_cases, 2, 25), MISTAKES[_name],
+                                     [_by_hand(_name, 1, extra=(_reference,))], _what, seed=_seed)
 
 
 def max_pool2d_backward(student: Callable) -> None:
     """Self-check of ``max_pool2d_backward(dout, x, kernel_size, stride=None) -> dx``."""
-    _pool_check("max_pool2d_backward", ref.max_pool2d_backward, student, [
-        "the gradient goes to each window's winning unit only; ties go to the first maximum in row-major order",
-        "overlapping windows (width 3, stride 2) add up; stride None means kernel_size; unused last row gets 0"])
+    EXERCISES["max_pool2d_backward"].check(student)
 
 
 def grade_max_pool2d_backward(student: Callable) -> None:
-    """Hidden test: 25 seeded cases, half with ties, overlapping windows; no autograd."""
-    _pool_grade("max_pool2d_backward", ref.max_pool2d_backward, student)
+    """Hidden test: the same rules, 25 more seeded cases, half with ties."""
+    EXERCISES["max_pool2d_backward"].grade(student)
 
 
 def avg_pool2d_backward(student: Callable) -> None:
     """Self-check of ``avg_pool2d_backward(dout, x, kernel_size, stride=None) -> dx``."""
-    _pool_check("avg_pool2d_backward", ref.avg_pool2d_backward, student, [
-        "every unit of a window gets dout / k^2", "overlapping windows add up; stride None means kernel_size"])
+    EXERCISES["avg_pool2d_backward"].check(student)
 
 
 def grade_avg_pool2d_backward(student: Callable) -> None:
-    """Hidden test: 25 seeded cases with overlapping windows; no autograd."""
-    _pool_grade("avg_pool2d_backward", ref.avg_pool2d_backward, student)
+    """Hidden test: the same rules, 25 more seeded cases with overlapping windows."""
+    EXERCISES["avg_pool2d_backward"].grade(student)
 
 
 # ============================================================================ the matrix C
@@ -317,6 +339,8 @@ MISTAKES["conv_matrix"] = [
             "kernel) at input (i + m, j + n)", lambda w, height, width: ref.conv_matrix(w.flip(0, 1), height, width)),
     Mistake("wrong row offset", "input pixel (r, c) is column r * width + c of C: step rows by the INPUT width",
             lambda w, height, width: _offset_by_output_width(w, height, width)),
+    Mistake("float64 always", "C must have the dtype of w: create it with w.new_zeros(...) or dtype=w.dtype",
+            lambda w, height, width: ref.conv_matrix(w.double(), height, width)),
 ]
 
 
@@ -337,29 +361,32 @@ def _offset_by_output_width(w, height, width):
 def _matrix_cases(gen: torch.Generator, count: int) -> list[Case]:
     cases = [Case((torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=D), 3, 3), label="seed 001: 2x2 kernel on a 3x3 input"),
              Case((_randn(gen, 2, 3), 4, 5), label="non-square kernel and input"),
-             Case((_randn(gen, 3, 3), 3, 3), label="kernel as large as the input: one row")]
+             Case((_randn(gen, 3, 3), 3, 3), label="kernel as large as the input: one row"),
+             Case((torch.randn(2, 2, generator=gen), 3, 4), label="a float32 kernel: C must be float32 too")]
     for _ in range(count):
         kh, kw = _int(gen, 1, 4), _int(gen, 1, 4)
         cases.append(Case((_randn(gen, kh, kw), _int(gen, kh, 6), _int(gen, kw, 6)), label="random"))
     return cases
 
 
+EXERCISES["conv_matrix"] = core.Exercise(
+    "conv_matrix", _conv_matrix, _cases(_matrix_cases, 2, 15), MISTAKES["conv_matrix"],
+    [_by_hand("conv_matrix", 1, banned_builtins=(F.conv2d, F.unfold), extra=(ref.conv_matrix,),
+              why="Place the kernel's weights into C yourself (loops are fine).")],
+    ["seed 001: the 4x9 matrix of a 2x2 kernel on a 3x3 input",
+     "non-square kernels and inputs; C @ x.flatten() equals F.conv2d(x, w)",
+     "C has the dtype of w (float64 and float32 kernels)"],
+    seed=44, compare=partial(core.close, dtype=True), course_versions=[ref.conv_matrix])
+
+
 def conv_matrix(student: Callable) -> None:
     """Self-check of ``conv_matrix(w, height, width) -> C``."""
-    core.run_cases("conv_matrix", student, _conv_matrix, _matrix_cases(torch.Generator().manual_seed(0), 2),
-                   MISTAKES["conv_matrix"])
-    core.report_pass("conv_matrix", ["seed 001: the 4x9 matrix of a 2x2 kernel on a 3x3 input",
-                                     "non-square kernels and inputs; C @ x.flatten() equals F.conv2d(x, w)"])
+    EXERCISES["conv_matrix"].check(student)
 
 
 def grade_conv_matrix(student: Callable) -> None:
-    """Hidden test: 15 seeded kernels and sizes; C times an image equals F.conv2d; no conv call."""
-    core.assert_untampered()
-    cases = _matrix_cases(torch.Generator().manual_seed(44), 15)
-    core.assert_from_scratch("conv_matrix", student, cases[1], banned_builtins=(F.conv2d, F.unfold),
-                             banned_functions=(ref.conv_matrix,),
-                             why="Place the kernel's weights into C yourself (loops are fine).")
-    core.run_cases("conv_matrix", student, _conv_matrix, cases, MISTAKES["conv_matrix"])
+    """Hidden test: the same rules, 15 more seeded kernels and sizes."""
+    EXERCISES["conv_matrix"].grade(student)
 
 
 # ======================================================================= numerical gradient
@@ -378,7 +405,22 @@ MISTAKES["numerical_gradient"] = [
             "(f(x + eps) - f(x)) / eps has an error O(eps), not O(eps^2)", _numgrad_forward),
     Mistake("divided by eps", "the two evaluations are 2 eps apart: divide by 2 * eps",
             lambda f, x, eps=1e-6: 2 * ref.numerical_gradient(f, x, eps)),
+    Mistake("eps ignored", "the eps argument was ignored (a fixed step was used): step by the eps you are given",
+            lambda f, x, eps=1e-6: ref.numerical_gradient(f, x, 1e-6)),
+    Mistake("x not restored", "x was left changed after each entry's evaluations, so the later entries were "
+            "measured at a moved point: put x[i] back to its old value after f(x + eps) and f(x - eps)",
+            lambda f, x, eps=1e-6: _numgrad_not_restored(f, x, eps)),
 ]
+
+
+def _numgrad_not_restored(f, x, eps):
+    grad = torch.zeros_like(x)
+    for i in range(x.numel()):
+        x.view(-1)[i] += eps
+        plus = float(f(x))
+        x.view(-1)[i] -= 2 * eps
+        grad.view(-1)[i] = (plus - float(f(x))) / (2 * eps)
+    return grad
 
 _FUNCTIONS = {  # f, a readable name: smooth scalar functions with a strong curvature
     "sum(x**3)": lambda x: (x ** 3).sum(),
@@ -431,25 +473,22 @@ def _check_restores(student: Callable) -> None:
                            "before you perturb the next entry.")
 
 
+EXERCISES["numerical_gradient"] = core.Exercise(
+    "numerical_gradient", ref.numerical_gradient, _cases(_numgrad_cases, 3, 20), MISTAKES["numerical_gradient"],
+    [_by_hand("numerical_gradient", extra=(ref.numerical_gradient,), why="Estimate the gradient from values of f only."),
+     core.Rule("x is left unchanged, and f always sees one entry moved at a time", _check_restores)],
+    ["centred differences on sum(x**3), sin and logsumexp functions at eps = 1e-3 (to 1e-7 relative)"],
+    seed=45, compare=_numgrad_compare)
+
+
 def numerical_gradient(student: Callable) -> None:
     """Self-check of ``numerical_gradient(f, x, eps=1e-6) -> grad``."""
-    core.run_cases("numerical_gradient", student, ref.numerical_gradient,
-                   _numgrad_cases(torch.Generator().manual_seed(0), 3), MISTAKES["numerical_gradient"], _numgrad_compare)
-    _check_restores(student)
-    core.report_pass("numerical_gradient", [
-        "centred differences on sum(x**3), sin and logsumexp functions at eps = 1e-3 (to 1e-7 relative)",
-        "x is left unchanged, and f always sees one entry moved at a time"])
+    EXERCISES["numerical_gradient"].check(student)
 
 
 def grade_numerical_gradient(student: Callable) -> None:
-    """Hidden test: 20 seeded functions and shapes; x restored; no autograd."""
-    core.assert_untampered()
-    cases = _numgrad_cases(torch.Generator().manual_seed(45), 20)
-    core.assert_from_scratch("numerical_gradient", student, cases[0], banned_functions=(*_AUTOGRAD, ref.numerical_gradient),
-                             why="Estimate the gradient from values of f only.")
-    core.run_cases("numerical_gradient", student, ref.numerical_gradient, cases, MISTAKES["numerical_gradient"],
-                   _numgrad_compare)
-    _check_restores(student)
+    """Hidden test: the same rules, 20 more seeded functions and shapes."""
+    EXERCISES["numerical_gradient"].grade(student)
 
 
 # ===================================================================== the autograd Function
@@ -480,10 +519,17 @@ def _function_cases(gen: torch.Generator, count: int) -> list[Case]:
     return cases
 
 
-class _NoBiasGradient(ref.Conv2dFunction):
+class _NoBiasGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w, b, stride=1, padding=0):
+        ctx.save_for_backward(x, w)
+        ctx.stride, ctx.padding = stride, padding
+        return F.conv2d(x, w, b, stride=stride, padding=padding)
+
     @staticmethod
     def backward(ctx, dout):
-        dx, dw, _, _, _ = ref.Conv2dFunction.backward(ctx, dout)
+        x, w = ctx.saved_tensors
+        dx, dw, _ = ref.conv2d_backward(dout, x, w, ctx.stride, ctx.padding)
         return dx, dw, None, None, None
 
 
@@ -493,12 +539,71 @@ MISTAKES["Conv2dFn"] = [  # Mistake.fn is a wrong Function class here
 ]
 
 
-def _check_function(student_class, cases) -> None:
+class _Recorder:
+    """Stands in for the student's ``conv2d_backward`` while ``Conv2dFn`` is checked: it computes the
+    course's (correct) gradients, so a mistake in exercise 2 is not counted twice, and records every
+    call, so the check can see that the backward really used ``conv2d_backward``."""
+
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    def __call__(self, dout, x, w, stride=1, padding=0):
+        self.calls.append((x.detach().clone(), w.detach().clone(), stride, padding))
+        return ref.conv2d_backward(dout, x, w, stride, padding)
+
+
+def derives_from(cls, course_class: type) -> bool:
+    """Whether ``cls`` derives from ``course_class`` or from another loaded copy of it (a fresh import of helpers
+    makes a second class object with the same source): compared by where the class was written, not identity.
+    (Candidate for core, next to assert_not_the_course_version.)"""
+    where = (course_class.__qualname__, os.path.realpath(inspect.getfile(course_class)))
+    found = []
+    for base in getattr(cls, "__mro__", ()):
+        try:
+            found.append((base.__qualname__, os.path.realpath(inspect.getfile(base))))
+        except TypeError:   # builtins have no file
+            continue
+    return where in found
+
+
+def _is_function_class(student_class) -> None:
     if not (isinstance(student_class, type) and issubclass(student_class, torch.autograd.Function)):
         raise CheckFailure(f"Conv2dFn: expected a subclass of torch.autograd.Function, got {student_class!r}")
+    if derives_from(student_class, ref.Conv2dFunction):
+        raise CheckFailure("Conv2dFn: your class derives from the course's helpers.backprop.Conv2dFunction; that is "
+                           "the answer, not yours. Subclass torch.autograd.Function and write forward and backward.")
+
+
+def _uses_conv2d_backward(student_class) -> str:
+    """The backward must call the student's ``conv2d_backward`` with the tensors forward saved."""
+    recorder = _Recorder()
+    gen = torch.Generator().manual_seed(8)
+    x, w, b = (t.requires_grad_() for t in (_randn(gen, 2, 2, 6, 5), _randn(gen, 3, 2, 3, 2), _randn(gen, 3)))
+    with core.swapped_globals(student_class.backward, conv2d_backward=recorder):
+        try:
+            student_class.apply(x, w, b, 2, 1).sum().backward()
+        except Exception as exc:  # noqa: BLE001 - a crash is reported as what it is
+            raise CheckFailure(f"Conv2dFn: forward and backward with stride 2, padding 1 raised "
+                               f"{type(exc).__name__}: {exc}") from None
+    if not recorder.calls:
+        raise CheckFailure("Conv2dFn: backward never called your conv2d_backward: the exercise asks for the "
+                           "gradients computed with it, dx, dw, db = conv2d_backward(dout, x, w, ctx.stride, "
+                           "ctx.padding), not with autograd or torch.nn.grad")
+    saved_x, saved_w, stride, padding = recorder.calls[-1]
+    if not (torch.equal(saved_x, x.detach()) and torch.equal(saved_w, w.detach()) and (stride, padding) == (2, 1)):
+        raise CheckFailure(f"Conv2dFn: backward called conv2d_backward with other inputs than forward's: pass the "
+                           f"saved x and w and ctx.stride, ctx.padding (got stride={stride!r}, padding={padding!r} "
+                           "for a forward with stride 2, padding 1)")
+    return "backward calls your conv2d_backward with the saved x, w and forward's stride and padding"
+
+
+def _check_function(student_class, cases) -> None:
+    _is_function_class(student_class)
+    versions = [ref.Conv2dFunction.forward, ref.Conv2dFunction.backward]
     with core.swapped_globals(student_class.backward, conv2d_backward=ref.conv2d_backward):
         mistakes = [Mistake(m.name, m.explain, _through(m.fn)) for m in MISTAKES["Conv2dFn"]]
         core.run_cases("Conv2dFn", _through(student_class), _reference_through, cases, mistakes)
+        core.assert_not_the_course_version("Conv2dFn", _through(student_class), cases[0], versions)
         gen = torch.Generator().manual_seed(7)
         x, w, b = _randn(gen, 1, 2, 5, 5), _randn(gen, 2, 2, 3, 3), _randn(gen, 2)
         inputs = tuple(t.requires_grad_() for t in (x, w, b))
@@ -513,18 +618,20 @@ def _check_function(student_class, cases) -> None:
         if type(y.grad_fn).__name__ != f"{student_class.__name__}Backward":
             raise CheckFailure("Conv2dFn: the output's grad_fn is not your Function's backward: return the "
                                "result of the forward computation, not a tensor built some other way")
+    return _uses_conv2d_backward(student_class)
 
 
 def Conv2dFn(student_class) -> None:  # noqa: N802 - named after the exercise's class
     """Self-check of the class ``Conv2dFn(torch.autograd.Function)``."""
-    _check_function(student_class, _function_cases(torch.Generator().manual_seed(0), 2))
+    used = _check_function(student_class, _function_cases(torch.Generator().manual_seed(0), 2))
     core.report_pass("Conv2dFn", [
         "forward equals F.conv2d; dx, dw, db through autograd equal the reference gradients "
         "(checked with the reference conv2d_backward, so a mistake there is not counted twice)",
-        "torch.autograd.gradcheck passes in float64 with stride 2 and padding 1"])
+        "torch.autograd.gradcheck passes in float64 with stride 2 and padding 1", used])
 
 
 def grade_Conv2dFn(student_class) -> None:  # noqa: N802
-    """Hidden test: 10 seeded shapes, strides and paddings, then gradcheck."""
+    """Hidden test: the same rules, the self-check's cases and 10 more seeded shapes, strides and paddings."""
     core.assert_untampered()
-    _check_function(student_class, _function_cases(torch.Generator().manual_seed(46), 10))
+    _check_function(student_class, _function_cases(torch.Generator().manual_seed(0), 2)
+                    + _function_cases(torch.Generator().manual_seed(46), 10))

@@ -1,7 +1,9 @@
 """Checks for notebook 02 (2D convolution and edge features).
 
-Visible self-checks print what they checked; ``grade_<exercise>`` are the hidden tests (more
-seeded random cases, edge cases, the seed facts, from-scratch and vectorisation proofs).
+Each exercise is one :class:`~helpers.checks.core.Exercise` (``CONV2D_NAIVE`` ...): the visible
+self-check runs the fixed cases and every rule (from scratch, vectorised, the course's own version
+never an answer); the hidden test ``grade_<exercise>`` runs the same rules and adds seeded random
+cases. ``shape_classifier`` has one rule, the held-out accuracy, on other images when graded.
 ``MISTAKES`` holds the known wrong answers that explain a failure.
 """
 
@@ -16,7 +18,7 @@ import torch.nn.functional as F
 from .. import conv as ref
 from .. import data, features
 from . import core
-from .core import Case, Mistake
+from .core import Case, Exercise, Mistake, Rule
 
 D = torch.float64
 
@@ -55,57 +57,58 @@ MISTAKES = {
 }
 
 
-def _size_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
+def _size_cases(gen: torch.Generator | None = None) -> list[Case]:
     cases = [Case((32, 5), label="32x32 * 5x5 -> 28 (seed 000)"), Case((4, 2), label="seed 002: L=4, W=2 -> 3"),
              Case((7, 3, 1, 2), label="P=1, S=2"), Case((10, 3, 0, 3), label="S=3, floor"),
-             Case((9, 3, 2, 1, 2), label="dilation 2"), Case((6, 3, 0, 2), label="seed 003, stride 2")]
-    for _ in range(count):
+             Case((9, 3, 2, 1, 2), label="dilation 2"), Case((6, 3, 0, 2), label="seed 003, stride 2"),
+             Case((11, 2, 0, 3, 3), label="dilation 3, stride 3")]
+    for _ in range(60 if gen is not None else 0):
         W, S, Dl, P = _int(gen, 1, 7), _int(gen, 1, 4), _int(gen, 1, 3), _int(gen, 0, 3)
         L = _int(gen, max(1, Dl * (W - 1) + 1 - 2 * P), 40)
         cases.append(Case((L, W, P, S, Dl), label="random"))
     return cases
 
 
+CONV_OUTPUT_SIZE = Exercise("conv_output_size", ref.output_size, _size_cases, MISTAKES["conv_output_size"], seed=21,
+                            checked=["32 with a 5-kernel -> 28; seed 002's L=4, W=2 -> 3",
+                                     "padding on both sides, stride with floor, dilation; a Python int"])
+
+
 def conv_output_size(student: Callable) -> None:
     """Self-check of ``conv_output_size(L, W, P=0, S=1, D=1) -> int``."""
-    core.run_cases("conv_output_size", student, ref.output_size, _size_cases(), MISTAKES["conv_output_size"])
-    core.report_pass("conv_output_size", ["32 with a 5-kernel -> 28; seed 002's L=4, W=2 -> 3",
-                                          "padding on both sides, stride with floor, dilation"])
+    CONV_OUTPUT_SIZE.check(student)
 
 
 def grade_conv_output_size(student: Callable) -> None:
     """Hidden test: the facts and 60 seeded random sizes."""
-    core.assert_untampered()
-    cases = _size_cases(torch.Generator().manual_seed(21), 60)
-    core.run_cases("conv_output_size", student, ref.output_size, cases, MISTAKES["conv_output_size"])
+    CONV_OUTPUT_SIZE.grade(student)
 
 
-def _param_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
+def _param_cases(gen: torch.Generator | None = None) -> list[Case]:
     cases = [Case((5, 5, 3, 6), label="6 kernels 5x5x3: 456 (seed 000)"), Case((3, 3, 1, 1), label="one 3x3 kernel"),
              Case((3, 3, 64, 128, False), label="no bias"), Case((3, 3, 8, 16, True, 4), label="groups=4"),
-             Case((1, 1, 192, 32), label="a 1x1 convolution")]
-    for _ in range(count):
+             Case((1, 1, 192, 32), label="a 1x1 convolution"),
+             Case((5, 3, 12, 8, True, 4), label="nn.Conv2d(12, 8, (3, 5), groups=4): 368")]
+    for _ in range(40 if gen is not None else 0):
         g = _int(gen, 1, 4)
         cases.append(Case((_int(gen, 1, 7), _int(gen, 1, 7), g * _int(gen, 1, 8), g * _int(gen, 1, 8),
                            bool(_int(gen, 0, 1)), g), label="random"))
     return cases
 
 
+CONV_PARAMS = Exercise("conv_params", ref.conv_params, _param_cases, MISTAKES["conv_params"], seed=22,
+                       checked=["6 kernels of 5x5x3 with bias -> 456 (seed 000)",
+                                "without bias, with groups=4, a 1x1 convolution; a Python int"])
+
+
 def conv_params(student: Callable) -> None:
     """Self-check of ``conv_params(w_k, h_k, d_in, d_out, bias=True, groups=1) -> int``."""
-    core.run_cases("conv_params", student, ref.conv_params, _param_cases(), MISTAKES["conv_params"])
-    core.report_pass("conv_params", ["6 kernels of 5x5x3 with bias -> 456 (seed 000)",
-                                     "without bias, with groups=4, a 1x1 convolution"])
+    CONV_PARAMS.check(student)
 
 
 def grade_conv_params(student: Callable) -> None:
-    """Hidden test: the facts and 40 seeded random layers, against nn.Conv2d's own count."""
-    core.assert_untampered()
-    cases = _param_cases(torch.Generator().manual_seed(22), 40)
-    core.run_cases("conv_params", student, ref.conv_params, cases, MISTAKES["conv_params"])
-    layer = torch.nn.Conv2d(12, 8, (3, 5), groups=4)
-    core.run_cases("conv_params", student, lambda *a: sum(p.numel() for p in layer.parameters()),
-                   [Case((5, 3, 12, 8, True, 4), label="nn.Conv2d(12, 8, (3, 5), groups=4)")])
+    """Hidden test: the facts and 40 seeded random layers."""
+    CONV_PARAMS.grade(student)
 
 
 # ===================================================================== conv2d, loops and unfold
@@ -119,6 +122,12 @@ def _conv_stride_ignored(x, w, b=None, stride=1, padding=0, dilation=1):
 
 def _conv_dilation_ignored(x, w, b=None, stride=1, padding=0, dilation=1):
     return ref.conv2d_unfold(x, w, b, stride, padding, 1)
+
+
+def _conv_window_ignores_dilation(x, w, b=None, stride=1, padding=0, dilation=1):
+    """The right output size, but each window read contiguously from its corner (taps one pixel apart)."""
+    h, w_ = (ref.output_size(L, k, padding, stride, dilation) for L, k in zip(x.shape[2:], w.shape[2:]))
+    return ref.conv2d_unfold(x, w, b, stride, padding, 1)[..., :h, :w_]
 
 
 def _conv_no_bias(x, w, b=None, stride=1, padding=0, dilation=1):
@@ -140,6 +149,9 @@ MISTAKES["conv2d_naive"] = [
             _conv_stride_ignored),
     Mistake("dilation ignored", "the dilation was ignored: kernel tap (m, n) reads input (i*S + m*D, j*S + n*D)",
             _conv_dilation_ignored),
+    Mistake("window ignores dilation", "the dilation was ignored in the window: the output has the right size, "
+            "but kernel tap (m, n) must read input (i*S + m*D, j*S + n*D), so the window is "
+            "xp[n, :, iS : iS + D(kH-1)+1 : D, jS : jS + D(kW-1)+1 : D]", _conv_window_ignores_dilation),
     Mistake("bias missing", "the bias was not added (b[o] to every output of channel o)", _conv_no_bias),
     Mistake("padding one side", "you padded only the bottom and right by 2P; pad P on every side", _conv_padding_one_side),
     Mistake("channel sum missing", "only the first input channel was used: each output sums over all input "
@@ -152,15 +164,19 @@ def _conv_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case
     image = _t([[1, 0, 0, 0, 0, 1], [0, 1, 0, 0, 1, 0], [0, 0, 1, 1, 0, 0],
                 [1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 1, 0], [0, 0, 1, 0, 1, 0]])[None, None]
     filter1 = _t([[1, -1, -1], [-1, 1, -1], [-1, -1, 1]])[None, None]
+    # every pixel different, so a window that ignores the dilation (or the stride) reads other values
+    ramp = (torch.arange(2 * 7 * 8, dtype=D).reshape(1, 2, 7, 8) * 0.37).sin()
+    skew = torch.linspace(-1, 1, 2 * 2 * 2 * 3, dtype=D).reshape(2, 2, 2, 3).exp()
     cases = [Case((image, filter1), label="seed 003, Filter 1, stride 1"),
              Case((image, filter1, None, 2), label="seed 003, stride 2"),
              Case((image, _t([[1, 0, -1]] * 3)[None, None], _t([0.5])), label="vertical edge kernel with a bias"),
              Case((torch.arange(2 * 3 * 5 * 4, dtype=D).reshape(2, 3, 5, 4) / 10,
                    torch.linspace(-1, 1, 2 * 3 * 2 * 3, dtype=D).reshape(2, 3, 2, 3), _t([1.0, -1.0]), 1, 1),
                   label="batch 2, 3 channels in, 2 out, 2x3 kernel, padding 1"),
-             Case((image, filter1, None, 1, 0, 2), label="dilation 2"),
+             Case((ramp, skew, None, 1, 0, 2), label="dilation 2, a 2x3 kernel on a 7x8 image"),
+             Case((ramp, skew, _t([0.25, -0.5]), 2, 1, 3), label="dilation 3, stride 2, padding 1, a bias"),
              Case((image, filter1, None, 2, 2, 1), label="stride 2, padding 2")]
-    for _ in range(count):
+    for _ in range(count if gen is not None else 0):
         n, c_in, c_out = _int(gen, 1, 2), _int(gen, 1, 3), _int(gen, 1, 3)
         kh, kw, s, p, dl = _int(gen, 1, 3), _int(gen, 1, 3), _int(gen, 1, 3), _int(gen, 0, 2), _int(gen, 1, 2)
         h = _int(gen, max(1, dl * (kh - 1) + 1 - 2 * p), 8)
@@ -178,6 +194,8 @@ def _reference(x, w, b=None, stride=1, padding=0, dilation=1):
 
 
 _BANNED_BUILTINS = (torch.conv2d, F.conv2d, torch.convolution, torch.conv_transpose2d, torch.conv1d, torch.conv3d)
+_BANNED_NAMES = ("conv1d", "conv2d", "conv3d", "conv_transpose2d", "convolution", "_convolution", "Conv2d",
+                 "convolve", "correlate", "convolve2d", "correlate2d", "fftconvolve", "oaconvolve", "aten")
 _FROM_SCRATCH = "Compute every output as a sum of products of x and w yourself."
 
 
@@ -185,23 +203,26 @@ def _banned_functions():
     return (ref.conv2d_naive, ref.conv2d_unfold)
 
 
-def conv2d_naive(student: Callable) -> None:
-    """Self-check of the loop version ``conv2d_naive(x, w, b, stride, padding, dilation)``."""
-    core.run_cases("conv2d_naive", student, _reference, _conv_cases(), MISTAKES["conv2d_naive"])
-    core.run_cases("conv2d_naive", student, lambda *a: _t([[[[3, -1, -3, -1], [-3, 1, 0, -3], [-3, -3, 0, 1],
-                                                            [3, -2, -2, -1]]]]), _conv_cases()[:1])
-    core.report_pass("conv2d_naive", [
-        "seed 003's 6x6 image with Filter 1 -> [[3,-1,-3,-1],[-3,1,0,-3],[-3,-3,0,1],[3,-2,-2,-1]]; stride 2",
-        "a bias; a batch of 2 with 3 input and 2 output channels and padding 1; dilation 2; stride 2 with padding 2"])
+def _from_scratch(name: str, im2col_banned: bool) -> Rule:
+    def banned(op: str) -> bool:
+        return core.is_convolution_op(op) or (im2col_banned and op == "im2col")
+
+    return Rule("no library convolution (F.conv2d however called, torch.ops.aten, scipy, helpers.conv"
+                + (", F.unfold" if im2col_banned else "") + ")",
+                lambda student: core.assert_from_scratch(
+                    name, student, _conv_cases()[3], banned_builtins=_BANNED_BUILTINS,
+                    banned_functions=_banned_functions(), why=_FROM_SCRATCH, banned_ops=banned,
+                    banned_names=_BANNED_NAMES, banned_packages=("scipy.ndimage", "scipy.signal"), no_threads=True))
 
 
-def conv2d_unfold(student: Callable) -> None:
-    """Self-check of the vectorised ``conv2d_unfold(x, w, b, stride, padding, dilation)``."""
-    core.run_cases("conv2d_unfold", student, _reference, _conv_cases(), MISTAKES["conv2d_unfold"])
-    few, many = core.assert_vectorized("conv2d_unfold", student, *_vector_cases())
-    core.report_pass("conv2d_unfold", [
-        "the same 6 cases as conv2d_naive (seed 003, bias, batch and channels, padding, stride, dilation)",
-        f"vectorised: {few} function calls for an 8x8 input and {many} for 64x64"])
+_CONV_CHECKED = "a bias; a batch of 2 with 3 input and 2 output channels, a 2x3 kernel and padding 1"
+_DILATION_CHECKED = "dilation 2 and dilation 3 with stride 2 and padding 1 on a 7x8 image; stride 2 with padding 2"
+
+CONV2D_NAIVE = Exercise(
+    "conv2d_naive", _reference, functools.partial(_conv_cases, count=25), MISTAKES["conv2d_naive"], seed=23,
+    course_versions=_banned_functions(), rules=[_from_scratch("conv2d_naive", im2col_banned=True)],
+    checked=["seed 003's 6x6 image with Filter 1 -> [[3,-1,-3,-1],[-3,1,0,-3],[-3,-3,0,1],[3,-2,-2,-1]]; stride 2",
+             _CONV_CHECKED, _DILATION_CHECKED])
 
 
 def _vector_cases() -> tuple[Case, Case]:
@@ -211,22 +232,36 @@ def _vector_cases() -> tuple[Case, Case]:
             Case((torch.randn(2, 3, 64, 64, generator=gen, dtype=D), w, None, 1, 1), label="64x64"))
 
 
-def _grade_conv(name: str, student: Callable, count: int) -> None:
-    core.assert_untampered()
-    core.run_cases(name, student, _reference, _conv_cases(torch.Generator().manual_seed(23), count), MISTAKES[name])
-    core.assert_from_scratch(name, student, _conv_cases()[3], banned_builtins=_BANNED_BUILTINS,
-                             banned_functions=_banned_functions(), why=_FROM_SCRATCH)
+def _vectorised(student: Callable) -> str:
+    few, many = core.assert_vectorized("conv2d_unfold", student, *_vector_cases())
+    return f"vectorised: {few} function calls for an 8x8 input and {many} for 64x64"
+
+
+CONV2D_UNFOLD = Exercise(
+    "conv2d_unfold", _reference, functools.partial(_conv_cases, count=40), MISTAKES["conv2d_unfold"], seed=24,
+    course_versions=_banned_functions(),
+    rules=[_from_scratch("conv2d_unfold", im2col_banned=False), Rule("vectorised", _vectorised)],
+    checked=["the same 7 cases as conv2d_naive (seed 003, bias, batch and channels, padding, stride, dilation)"])
+
+
+def conv2d_naive(student: Callable) -> None:
+    """Self-check of the loop version ``conv2d_naive(x, w, b, stride, padding, dilation)``."""
+    CONV2D_NAIVE.check(student)
 
 
 def grade_conv2d_naive(student: Callable) -> None:
-    """Hidden test: the seed cases and 25 seeded random configurations; no library convolution."""
-    _grade_conv("conv2d_naive", student, 25)
+    """Hidden test: the fixed cases, 25 seeded random configurations, and the rules (from scratch)."""
+    CONV2D_NAIVE.grade(student)
+
+
+def conv2d_unfold(student: Callable) -> None:
+    """Self-check of the vectorised ``conv2d_unfold(x, w, b, stride, padding, dilation)``."""
+    CONV2D_UNFOLD.check(student)
 
 
 def grade_conv2d_unfold(student: Callable) -> None:
-    """Hidden test: the seed cases and 40 random configurations; vectorised; no library convolution."""
-    _grade_conv("conv2d_unfold", student, 40)
-    core.assert_vectorized("conv2d_unfold", student, *_vector_cases())
+    """Hidden test: the fixed cases, 40 random configurations, and the rules (vectorised, from scratch)."""
+    CONV2D_UNFOLD.grade(student)
 
 
 # ===================================================================== directional kernels
@@ -249,23 +284,21 @@ MISTAKES["directional_kernels"] = [
 ]
 
 
+DIRECTIONAL_KERNELS = Exercise(
+    "directional_kernels", lambda: features.directional_kernels(D), lambda gen: [Case(())],
+    MISTAKES["directional_kernels"], course_versions=[features.directional_kernels, features.ring_turns],
+    checked=["shape (8, 3, 3); kernel 0 = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]] points east",
+             "kernel i is kernel 0 with its ring turned i places counter-clockwise: kernel 2 north, 4 west, 6 south"])
+
+
 def directional_kernels(student: Callable) -> None:
     """Self-check of ``directional_kernels() -> (8, 3, 3)``."""
-    core.run_cases("directional_kernels", student, lambda: features.directional_kernels(D), [Case(())],
-                   MISTAKES["directional_kernels"])
-    core.report_pass("directional_kernels", [
-        "shape (8, 3, 3); kernel 0 = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]] points east",
-        "kernel i is kernel 0 with its ring turned i places counter-clockwise: kernel 2 north, 4 west, 6 south"])
+    DIRECTIONAL_KERNELS.check(student)
 
 
 def grade_directional_kernels(student: Callable) -> None:
-    """Hidden test: the kernels against the reference, and that each sums to 0."""
-    core.assert_untampered()
-    core.run_cases("directional_kernels", student, lambda: features.directional_kernels(D), [Case(())],
-                   MISTAKES["directional_kernels"])
-    w = student().to(D)
-    if core.close(w.sum(dim=(1, 2)), torch.zeros(8, dtype=D)) is not None:
-        raise core.CheckFailure("directional_kernels: every kernel must sum to 0 (a flat image gives no edge)")
+    """Hidden test: the kernels against the reference (the same as the self-check: there is one input)."""
+    DIRECTIONAL_KERNELS.grade(student)
 
 
 # ===================================================================== edge features
@@ -329,54 +362,58 @@ MISTAKES["patch_features"] = [
 ]
 
 
-def _feature_cases(gen: torch.Generator, count: int, patch: bool) -> list[Case]:
-    images, _ = data.shape_images(count, size=16, seed=int(torch.randint(0, 10**6, (1,), generator=gen)), dtype=D)
+def _feature_cases(patch: bool, gen: torch.Generator | None) -> list[Case]:
+    count, seed = (6, 4 + patch) if gen is None else (20, int(torch.randint(0, 10**6, (1,), generator=gen)))
+    images, _ = data.shape_images(count, size=16, seed=seed, dtype=D)
     w = features.directional_kernels(D)
     cases = [Case((images, w, 8) if patch else (images, w), label=f"{count} generated 16x16 shapes")]
     cases.append(Case((images[:2, 0], w[:3], 4) if patch else (images[:2, 0], w[:3]),
                       label="(N, H, W) input, 3 kernels" + (", patch 4" if patch else "")))
+    odd = (torch.arange(2 * 12 * 20, dtype=D).reshape(2, 1, 12, 20) * 0.61).sin().abs()
     if patch:
         cases.append(Case((images[:3], w, 8, 4), label="overlapping 8x8 patches every 4 pixels"))
+        cases.append(Case((odd, w, 5), label="12x20 images, patch 5 (the borders left out)"))
+        cases.append(Case((odd, w[::3], 6, 3), label="12x20 images, 3 kernels, patch 6, stride 3"))
+    else:
+        cases.append(Case((odd, torch.linspace(-1, 1, 45, dtype=D).reshape(5, 3, 3)), label="12x20 images, 5 other kernels"))
+    if gen is not None:
+        x = torch.rand(3, 1, 9, 13, generator=gen, dtype=D)
+        k = torch.randn(5, 3, 3, generator=gen, dtype=D)
+        cases.append(Case((x, k, 4, 3) if patch else (x, k), label="random 9x13 images, 5 random kernels"))
     return cases
+
+
+EDGE_HISTOGRAM = Exercise(
+    "edge_histogram", features.edge_histogram, functools.partial(_feature_cases, False), MISTAKES["edge_histogram"],
+    seed=24, course_versions=[features.edge_histogram, features.edge_maps],
+    checked=["6 generated shapes with the 8 directional kernels: f_i = sum of relu(x * w_i)",
+             "a (N, H, W) input with 3 kernels; 12x20 images with 5 other kernels"])
+PATCH_FEATURES = Exercise(
+    "patch_features", features.patch_features, functools.partial(_feature_cases, True), MISTAKES["patch_features"],
+    seed=25, checked=["6 generated 16x16 shapes, 8 kernels, 8x8 patches -> 32 features, patch-major",
+                      "a (N, H, W) input with 3 kernels and 4x4 patches",
+                      "overlapping patches: patch 8, stride 4 -> 9 patches",
+                      "12x20 images: patch 5 (the borders left out); patch 6 with stride 3"])
 
 
 def edge_histogram(student: Callable) -> None:
     """Self-check of ``edge_histogram(x, kernels) -> (N, K)``."""
-    core.run_cases("edge_histogram", student, features.edge_histogram,
-                   _feature_cases(torch.Generator().manual_seed(4), 6, False), MISTAKES["edge_histogram"])
-    core.report_pass("edge_histogram", ["6 generated shapes with the 8 directional kernels: f_i = sum of relu(x * w_i)",
-                                        "a (N, H, W) input with 3 kernels"])
+    EDGE_HISTOGRAM.check(student)
 
 
 def grade_edge_histogram(student: Callable) -> None:
     """Hidden test: more shapes and random images."""
-    core.assert_untampered()
-    gen = torch.Generator().manual_seed(24)
-    cases = _feature_cases(gen, 20, False)
-    cases.append(Case((torch.rand(3, 1, 9, 13, generator=gen, dtype=D), torch.randn(5, 3, 3, generator=gen, dtype=D)),
-                      label="random 9x13 images, 5 random kernels"))
-    core.run_cases("edge_histogram", student, features.edge_histogram, cases, MISTAKES["edge_histogram"])
+    EDGE_HISTOGRAM.grade(student)
 
 
 def patch_features(student: Callable) -> None:
     """Self-check of ``patch_features(x, kernels, patch) -> (N, K * n_patches)``."""
-    core.run_cases("patch_features", student, features.patch_features,
-                   _feature_cases(torch.Generator().manual_seed(5), 6, True), MISTAKES["patch_features"])
-    core.report_pass("patch_features", ["6 generated 16x16 shapes, 8 kernels, 8x8 patches -> 32 features, patch-major",
-                                        "a (N, H, W) input with 3 kernels and 4x4 patches",
-                                        "overlapping patches: patch 8, stride 4 -> 9 patches"])
+    PATCH_FEATURES.check(student)
 
 
 def grade_patch_features(student: Callable) -> None:
-    """Hidden test: more shapes, a non-square image, patch sizes that do not divide the image."""
-    core.assert_untampered()
-    gen = torch.Generator().manual_seed(25)
-    cases = _feature_cases(gen, 20, True)
-    cases.append(Case((torch.rand(2, 1, 12, 20, generator=gen, dtype=D), features.directional_kernels(D), 5),
-                      label="12x20 images, patch 5 (borders left out)"))
-    cases.append(Case((torch.rand(2, 1, 12, 20, generator=gen, dtype=D), features.directional_kernels(D), 6, 3),
-                      label="12x20 images, patch 6, stride 3"))
-    core.run_cases("patch_features", student, features.patch_features, cases, MISTAKES["patch_features"])
+    """Hidden test: more shapes and random images and kernels."""
+    PATCH_FEATURES.grade(student)
 
 
 # ===================================================================== the shape classifier
@@ -428,13 +465,20 @@ def _with_course_features(student: Callable):
                                 directional_kernels=lambda: features.directional_kernels())
 
 
+def _held_out_accuracy(student: Callable, test_seed: int) -> float:
+    """The one rule of ``shape_features``, for the self-check (test_seed 0) and the hidden test (other images)."""
+    with _with_course_features(student):
+        accuracy = classifier_accuracy(student, test_seed=test_seed)
+    if not accuracy >= THRESHOLD:
+        raise core.CheckFailure(f"shape_features: held-out accuracy {accuracy:.1%} is below {THRESHOLD:.0%} "
+                                f"(test images {test_seed}). Global edge histograms cannot tell where edges are; "
+                                "use per-patch features.")
+    return accuracy
+
+
 def shape_classifier(student: Callable) -> float:
     """Self-check: an SVM on ``student(images)`` must reach 90% on held-out generated shapes."""
-    with _with_course_features(student):
-        accuracy = classifier_accuracy(student)
-    if not accuracy >= THRESHOLD:
-        raise core.CheckFailure(f"shape_features: held-out accuracy {accuracy:.1%} is below {THRESHOLD:.0%}. "
-                                "Global edge histograms cannot tell where edges are; use per-patch features.")
+    accuracy = _held_out_accuracy(student, 0)
     core.report_pass("shape_classifier", [f"an RBF SVM on your features: {accuracy:.1%} on 400 held-out shapes "
                                           f"(needs {THRESHOLD:.0%})", _COURSE_FEATURES])
     return accuracy
@@ -443,8 +487,4 @@ def shape_classifier(student: Callable) -> float:
 def grade_shape_classifier(student: Callable) -> None:
     """Hidden test: the threshold on 400 other held-out images."""
     core.assert_untampered()
-    for seed in (1,):
-        with _with_course_features(student):
-            accuracy = classifier_accuracy(student, test_seed=seed)
-        if not accuracy >= THRESHOLD:
-            raise core.CheckFailure(f"shape_features: held-out accuracy {accuracy:.1%} < {THRESHOLD:.0%} (seed {seed})")
+    _held_out_accuracy(student, 1)

@@ -17,17 +17,25 @@ Two callers use the same engine:
 Structural checks: :func:`calls_made` records every function a call runs (``sys.setprofile``),
 so :func:`assert_from_scratch` catches a solution that calls ``F.conv1d`` or the reference even
 under another name, and :func:`assert_vectorized` catches a Python loop over the positions.
+:func:`aten_ops_made` records the ATen operators a call runs, however they were reached
+(``F.conv2d`` on a 1 x N image, ``torch.ops.aten.convolution``, ``torch._convolution``, a layer
+object), and :func:`names_in_source` reads the names a function's source uses; both feed
+:func:`assert_from_scratch`. A function that switches off the recorders (``sys.setprofile``) is refused.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import copy
 import inspect
 import math
 import os
+import re
 import sys
+import textwrap
+import threading
 import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
@@ -35,11 +43,13 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 __all__ = [
     "CheckFailure", "Case", "Mistake", "Rule", "Exercise", "run_cases", "call_student", "expect_error",
     "report_pass", "close", "describe", "not_implemented_by", "assert_not_the_course_version",
-    "calls_made", "assert_from_scratch", "assert_vectorized", "assert_untampered", "swapped_globals",
+    "calls_made", "aten_ops_made", "is_convolution_op", "is_pooling_op", "names_in_source", "refuse_hooks",
+    "assert_from_scratch", "assert_vectorized", "assert_untampered", "swapped_globals",
 ]
 
 
@@ -198,13 +208,15 @@ def _same(a: Any, b: Any) -> bool:
 
 
 # ------------------------------------------------------------------------------------ the engine
-def _diagnose(case: Case, got: Any, mistakes: Sequence[Mistake]) -> str | None:
+def _diagnose(case: Case, got: Any, mistakes: Sequence[Mistake], expected: Any = None) -> str | None:
+    """The first mistake that reproduces ``got`` on ``case``; a mistake that gives the expected answer
+    on this case explains nothing (a float32 answer where float64 is due is not a "reflect" mistake)."""
     for mistake in mistakes:
         try:
             wrong = case.call(mistake.fn)
         except Exception:
             continue
-        if _same(got, wrong):
+        if _same(got, wrong) and not _same(wrong, expected):
             return mistake.explain
     return None
 
@@ -257,7 +269,7 @@ def run_cases(name: str, student: Callable, reference: Callable, cases: Iterable
         problem = compare(got, expected)
         if problem is not None:
             raise CheckFailure(_failure(name, case, expected, describe(got), problem,
-                                        _diagnose(case, got, mistakes)))
+                                        _diagnose(case, got, mistakes, expected)))
         count += 1
     return count
 
@@ -387,6 +399,7 @@ def assert_not_the_course_version(name: str, student: Callable, case: Case, vers
     if not versions:
         return
     _, calls = calls_made(call_student, name, student, case)
+    refuse_hooks(name, calls)
     keys = {_code_key(inspect.unwrap(f).__code__): f for f in versions}
     for code in calls.code:
         if _code_key(code) in keys:
@@ -423,6 +436,7 @@ class Calls:
     builtins: list = field(default_factory=list)
     code: list = field(default_factory=list)
     torch_ops: list = field(default_factory=list)
+    hooks: list = field(default_factory=list)  # what the call did to the recorders (see _HOOKS)
 
     @property
     def count(self) -> int:
@@ -460,9 +474,32 @@ def calls_made(fn: Callable, *args, **kwargs) -> tuple[Any, Calls]:
     try:
         with _TorchOps(calls.torch_ops):
             result = fn(*args, **kwargs)
+            during = len(calls.builtins)  # what fn called; the checks' own calls below come after
+        if sys.getprofile() is not profile:  # switched off or replaced, even by a call the profiler missed
+            calls.hooks.append("sys.setprofile")
     finally:
         sys.setprofile(previous)
+    calls.hooks += [_qualified(b) for b in calls.builtins[:during] if id(b) in _HOOK_IDS]
     return result, calls
+
+
+# The recorders' own switches: a function under check that calls one is hiding what it does.
+_HOOKS = (sys.setprofile, sys.settrace, sys.getprofile, sys.gettrace, threading.setprofile, threading.settrace,
+          torch._C.DisableTorchFunction, torch._C.DisableTorchFunctionSubclass, torch._C._DisableTorchDispatch)
+_HOOK_IDS = {id(h) for h in _HOOKS}
+_HOOK_NAMES = frozenset(h.__name__ for h in _HOOKS) | {"_disable_current_modes", "_pop_mode", "_pop_mode_temporarily"}
+
+
+def _qualified(fn: Any) -> str:
+    owner = getattr(fn, "__module__", None) or getattr(getattr(fn, "__self__", None), "__name__", None)
+    return f"{owner}.{getattr(fn, '__name__', fn)}" if owner else str(getattr(fn, "__name__", fn))
+
+
+def refuse_hooks(name: str, calls: Calls) -> None:
+    """Raise if the recorded call switched off or replaced the recorders the checks rely on."""
+    if calls.hooks:
+        raise CheckFailure(f"{name}: your function calls {calls.hooks[0]}, which switches off the recorder the "
+                           "checks use to see what your function does, so it cannot be checked. Remove that call.")
 
 
 def _code_key(code: types.CodeType) -> tuple[str, str, int]:
@@ -470,23 +507,149 @@ def _code_key(code: types.CodeType) -> tuple[str, str, int]:
 
 
 def assert_from_scratch(name: str, fn: Callable, case: Case, banned_builtins: Iterable[Callable] = (),
-                        banned_functions: Iterable[Callable] = (), why: str = "") -> None:
-    """Raise if ``fn`` on ``case`` calls one of the banned builtins or Python functions.
+                        banned_functions: Iterable[Callable] = (), why: str = "", *,
+                        banned_ops: Callable[[str], bool] | None = None, banned_names: Iterable[str] = (),
+                        banned_packages: Iterable[str] = (), no_threads: bool = False) -> None:
+    """Raise if ``fn`` on ``case`` calls one of the banned builtins, Python functions or operators.
 
     Builtins are matched by identity and by name (``torch.conv1d`` is ``F.conv1d``); Python
     functions by where their code was written (file, name, line), which also catches a fresh copy
     of the reference loaded under another module name or imported under another name.
+
+    Keyword-only, each optional:
+        banned_ops: ``banned_ops(op) -> bool`` for the ATen operator names :func:`aten_ops_made`
+            records (``"convolution"``, ``"max_pool2d_with_indices"`` ...): sees every route to them.
+        banned_names: names the function's own source must not use (``F.conv1d``, ``correlate1d``;
+            see :func:`names_in_source`), checked when the source is available.
+        banned_packages: dotted packages (``"scipy.ndimage"``) none of whose Python code may run.
+        no_threads: refuse a function that starts a thread (the recorders see the calling thread only;
+            off by default: a DataLoader with workers starts threads).
+    A function that switches off the recorders (``sys.setprofile``) is always refused.
     """
     _, calls = calls_made(call_student, name, fn, case)
+    refuse_hooks(name, calls)
+    threads = [b for b in calls.builtins if id(b) in _THREAD_STARTS]
+    if threads and no_threads:
+        _not_from_scratch(name, f"{_qualified(threads[0])} (a thread, which the checks cannot follow)", why)
     builtin_ids = {id(b) for b in banned_builtins}
     builtin_names = {getattr(b, "__name__", "") for b in banned_builtins}
     keys = {_code_key(inspect.unwrap(f).__code__) for f in banned_functions}
     for b in calls.builtins + calls.torch_ops:
         if id(b) in builtin_ids or getattr(b, "__name__", None) in builtin_names:
             _not_from_scratch(name, f"{getattr(b, '__module__', None) or 'torch'}.{b.__name__}", why)
+    folders = [_package_folder(p) for p in banned_packages]
     for code in calls.code:
         if _code_key(code) in keys:
             _not_from_scratch(name, f"{code.co_name} (from {os.path.basename(code.co_filename)})", why)
+        path = os.path.realpath(code.co_filename)
+        for package, folder in zip(banned_packages, folders):
+            if folder and path.startswith(folder + os.sep):
+                _not_from_scratch(name, f"{package}'s {code.co_name}", why)
+    for b in calls.builtins:  # C functions of a banned package (scipy.ndimage._nd_image.correlate1d)
+        module = getattr(b, "__module__", None) or ""
+        for package in banned_packages:
+            if module == package or module.startswith(package + "."):
+                _not_from_scratch(name, _qualified(b), why)
+    if banned_ops is not None:
+        _, ops = aten_ops_made(call_student, name, fn, case)
+        for op in ops:
+            if banned_ops(op):
+                _not_from_scratch(name, f"the library operator aten.{op} (a library convolution or pooling, "
+                                        "however it was called)", why)
+    used = names_in_source(fn)
+    found = sorted(used & (set(banned_names) | _HOOK_NAMES)) if used is not None else []
+    if found:
+        if found[0] in _HOOK_NAMES:
+            raise CheckFailure(f"{name}: your function's code uses {found[0]}, which switches off the recorder the "
+                               "checks use to see what your function does, so it cannot be checked. Remove it.")
+        _not_from_scratch(name, f"{found[0]} (named in its code)", why)
+
+
+_THREAD_STARTS = {id(f) for f in (getattr(__import__("_thread"), n, None)
+                                  for n in ("start_new_thread", "start_joinable_thread", "start_new")) if f}
+
+
+def _package_folder(package: str) -> str | None:
+    """The folder of an installed package, found without importing it (None when not installed)."""
+    import importlib.util
+
+    top, _, rest = package.partition(".")
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.realpath(os.path.join(list(spec.submodule_search_locations)[0], *rest.split(".") if rest else ()))
+
+
+class _AtenOps(TorchDispatchMode):
+    """Records the name of every ATen operator run while it is active (below autograd, after decompositions)."""
+
+    def __init__(self, record: list):
+        super().__init__()
+        self.record = record
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        packet = getattr(func, "overloadpacket", None)
+        self.record.append(getattr(packet, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))
+
+
+def aten_ops_made(fn: Callable, *args, **kwargs) -> tuple[Any, list[str]]:
+    """Run ``fn(*args, **kwargs)`` and list the ATen operators it ran, in order (``"convolution"``, ``"mul"`` ...).
+
+    Every way to a library kernel ends in its ATen operator: ``F.conv1d``, ``F.conv2d`` on a 1 x N
+    image, ``nn.Conv2d``, ``torch._convolution`` and ``torch.ops.aten.convolution`` all run
+    ``convolution`` (or ``_convolution``), ``F.max_pool2d`` and ``nn.MaxPool2d`` run
+    ``max_pool2d_with_indices``, ``F.unfold`` runs ``im2col``. The names are the operators' packets
+    (no overload suffix). A torch dispatch mode sees them, which a profiler cannot.
+    """
+    ops: list[str] = []
+    with _AtenOps(ops):
+        result = fn(*args, **kwargs)
+    return result, ops
+
+
+def is_convolution_op(op: str) -> bool:
+    """Whether an ATen operator name from :func:`aten_ops_made` is a library convolution
+    (``convolution``, ``_convolution``, ``conv2d``, ``conv_tbc``, ``mkldnn_convolution``, ``slow_conv2d`` ...)."""
+    return "convolution" in op or re.fullmatch(r"_?(slow_|thnn_)?conv(\d|_tbc|_transpose|_depthwise).*", op) is not None
+
+
+def is_pooling_op(op: str) -> bool:
+    """Whether an ATen operator name from :func:`aten_ops_made` is a library pooling
+    (``max_pool2d_with_indices``, ``avg_pool2d``, ``adaptive_max_pool2d``, ``fractional_max_pool2d`` ...)."""
+    return "pool" in op and "unpool" not in op
+
+
+def names_in_source(fn: Callable) -> set[str] | None:
+    """The names ``fn``'s own source uses: attribute names (``F.conv1d`` gives ``conv1d``), imported names,
+    strings that are a whole identifier (``getattr(F, "conv1d")``), and plain names other than the
+    student's own functions (a helper written in the notebook, any cell, may share a library's name).
+
+    ``None`` when the source cannot be read (a function made by ``exec`` without a file).
+    """
+    target = inspect.unwrap(fn)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(target)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+    namespace = getattr(target, "__globals__", {})
+    own_module = getattr(target, "__module__", None)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.alias):
+            names.update(node.name.split("."))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            names.add(node.value)
+        elif isinstance(node, ast.Name):
+            bound = namespace.get(node.id)
+            if not (isinstance(bound, types.FunctionType) and bound.__module__ == own_module):
+                names.add(node.id)
+    return names
 
 
 def _not_from_scratch(name: str, called: str, why: str) -> None:
@@ -502,6 +665,8 @@ def assert_vectorized(name: str, fn: Callable, small: Case, large: Case, slack: 
     """
     _, few = calls_made(call_student, name, fn, small)
     _, many = calls_made(call_student, name, fn, large)
+    refuse_hooks(name, few)
+    refuse_hooks(name, many)
     if many.count > few.count + slack:
         raise CheckFailure(f"{name}: not vectorised: it made {few.count} function calls for "
                            f"[{small.label}] but {many.count} for [{large.label}], so it loops in Python "

@@ -216,7 +216,18 @@ MISTAKES["conv_multiplications"] = [
             "H_out = (H + 2P - K) // S + 1", lambda shp, co, k, s=1, p=0: _mults(shp, co, k, s, 0)),
     Mistake("C_out missing", "every one of the C_out kernels does its own dot products: multiply by out_channels",
             lambda shp, co, k, s=1, p=0: _mults(shp, 1, k, s, p)),
+    Mistake("ceil", "H_out rounds DOWN: (H + 2P - K) // S + 1 (a window that does not fit is not computed), not "
+            "up with ceil", lambda shp, co, k, s=1, p=0: _ceil_out(shp[1], k, s, p) * _ceil_out(shp[2], k, s, p)
+            * co * k * k * shp[0]),
+    Mistake("true division", "the count is a whole number: use floor division (//) for H_out and return an int, "
+            "not the float of (H + 2P - K) / S + 1",
+            lambda shp, co, k, s=1, p=0: ((shp[1] + 2 * p - k) / s + 1) * ((shp[2] + 2 * p - k) / s + 1)
+            * co * k * k * shp[0]),
 ]
+
+
+def _ceil_out(n, k, s, p):
+    return -(-(n + 2 * p - k) // s) + 1
 
 
 def _mult_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
@@ -225,7 +236,8 @@ def _mult_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case
              Case(((16, 28, 28), 32, 5, 1, 2), label="then 5x5 same, 32 filters -> 10,035,200"),
              Case(((3, 227, 227), 96, 11, 4), label="AlexNet's first layer: 11x11, stride 4, valid -> 55x55x96"),
              Case(((1, 32, 32), 6, 5), label="LeNet-5's first layer: valid 5x5 -> 28x28x6"),
-             Case(((8, 9, 7), 4, 3, 2, 1), label="non-square 9x7, stride 2, padding 1")]
+             Case(((8, 9, 7), 4, 3, 2, 1), label="non-square 9x7, stride 2, padding 1"),
+             Case(((3, 10, 11), 4, 3, 2), label="stride 2 that does not divide H + 2P - K = 7: H_out = 7 // 2 + 1 = 4")]
     for _ in range(count):
         k, s = _int(gen, 1, 7), _int(gen, 1, 3)
         p = _int(gen, 0, k // 2)
@@ -234,29 +246,34 @@ def _mult_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case
     return cases
 
 
+def _check_mults(student: Callable, gen: torch.Generator | None) -> None:
+    """The self-check's and the hidden test's rules (``gen`` adds the hidden test's seeded random cases)."""
+    cases = _mult_cases() + (_mult_cases(gen, 50)[len(_mult_cases()):] if gen is not None else [])
+    core.run_cases("conv_multiplications", student, _mults, cases, MISTAKES["conv_multiplications"])
+    _own_work("conv_multiplications", student, cases[3])
+    total = core.call_student("conv_multiplications", student, Case(((192, 28, 28), 16, 1))) + \
+        core.call_student("conv_multiplications", student, Case(((16, 28, 28), 32, 5, 1, 2)))
+    if total != 12_443_648:
+        raise CheckFailure(f"conv_multiplications: the bottleneck of seed 001 costs 12,443,648 multiplications, "
+                           f"your function gives {total:,}")
+
+
 @_one_thread()
 def conv_multiplications(student: Callable) -> None:
     """Self-check of ``conv_multiplications(in_shape, out_channels, kernel_size, stride=1, padding=0) -> int``."""
-    core.run_cases("conv_multiplications", student, _mults, _mult_cases(), MISTAKES["conv_multiplications"])
-    _own_work("conv_multiplications", student, _mult_cases()[0])
+    _check_mults(student, None)
     core.report_pass("conv_multiplications", [
         "seed 001: 28x28x192 -> 5x5 same, 32 filters: 120,422,400; with the 1x1 bottleneck of 16: "
         "2,408,448 + 10,035,200 = 12,443,648",
-        "valid convolutions (LeNet-5), stride 4 (AlexNet), stride 2 with padding on a non-square input"])
+        "valid convolutions (LeNet-5), stride 4 (AlexNet), stride 2 with padding on a non-square input",
+        "a stride that does not divide the size: H_out rounds down (//); the result is a Python int"])
 
 
 @_one_thread()
 def grade_conv_multiplications(student: Callable) -> None:
-    """Hidden test: the fixed cases, the seed facts as numbers, 50 seeded random convolutions."""
+    """Hidden test: the same rules, the fixed cases and 50 seeded random convolutions."""
     core.assert_untampered()
-    cases = _mult_cases(torch.Generator().manual_seed(61), 50)
-    core.run_cases("conv_multiplications", student, _mults, cases, MISTAKES["conv_multiplications"])
-    _own_work("conv_multiplications", student, cases[3])
-    core.run_cases("conv_multiplications", student, lambda *a: 120_422_400, cases[:1])
-    total = student((192, 28, 28), 16, 1) + student((16, 28, 28), 32, 5, 1, 2)
-    if total != 12_443_648:
-        raise CheckFailure(f"conv_multiplications: the bottleneck of seed 001 costs 12,443,648 multiplications, "
-                           f"your function gives {total:,}")
+    _check_mults(student, torch.Generator().manual_seed(61))
 
 
 # ===================================================================== modules: structure and behaviour
@@ -384,28 +401,31 @@ def _lenet_cases(gen: torch.Generator) -> list[Case]:
             _case((), (_randn(gen, 1, 1, 32, 32),), True, "one image")]
 
 
+def _lenet_count(student: Callable) -> str:
+    count = ref_inspect.count_parameters(core.call_student("lenet5", student, Case(())))
+    if count != 61_706:
+        raise CheckFailure(f"lenet5: LeNet-5 has 61,706 parameters, yours {count:,}")
+    return (f"{count:,} parameters, in the shapes and order of conv 5x5 (6), conv 5x5 (16), 400 -> 120 -> 84 -> 10")
+
+
 @_one_thread()
 def lenet5(student: Callable) -> None:
     """Self-check of ``lenet5() -> nn.Module`` mapping (N, 1, 32, 32) to (N, 10)."""
     _LENET.structure(student, [()], MISTAKES["lenet5"])
     _LENET.cases(student, _lenet_cases(torch.Generator().manual_seed(0)), MISTAKES["lenet5"])
-    model = student()
-    count = ref_inspect.count_parameters(model)
     core.report_pass("lenet5", [
-        f"{count:,} parameters, in the shapes and order of conv 5x5 (6), conv 5x5 (16), 400 -> 120 -> 84 -> 10",
-        "with fixed weights, the same outputs as the reference on random 32x32 images: tanh activations, "
-        "average pooling, valid convolutions"])
+        _lenet_count(student), "with fixed weights, the same outputs as the reference on random 32x32 images: tanh "
+        "activations, average pooling, valid convolutions"])
 
 
 @_one_thread()
 def grade_lenet5(student: Callable) -> None:
-    """Hidden test: structure, outputs on more images, the 61,706 parameters of the seed."""
+    """Hidden test: the same rules, the self-check's images and 5 more in [0, 1]."""
     gen = torch.Generator().manual_seed(62)
-    _LENET.grade(student, _lenet_cases(gen) + [_case((), (torch.rand(5, 1, 32, 32, generator=gen, dtype=D),), False,
-                                                     "5 images in [0, 1]")], MISTAKES["lenet5"])
-    model = student()
-    if ref_inspect.count_parameters(model) != 61_706:
-        raise CheckFailure(f"lenet5: LeNet-5 has 61,706 parameters, yours {ref_inspect.count_parameters(model):,}")
+    _LENET.grade(student, _lenet_cases(torch.Generator().manual_seed(0))
+                 + [_case((), (torch.rand(5, 1, 32, 32, generator=gen, dtype=D),), False, "5 images in [0, 1]")],
+                 MISTAKES["lenet5"])
+    _lenet_count(student)
 
 
 # ===================================================================== ResidualBlock
@@ -517,10 +537,20 @@ def _definition(student: Callable, gen: torch.Generator) -> None:
         if problem:
             raise CheckFailure(f"ResidualBlock({c_in}, {c_out}, {s}): the output is not g(z + shortcut(a)) with "
                                f"z = bn2(conv2(relu(bn1(conv1(a))))): {problem}")
-        wanted = nn.Identity if (c_in, s) == (c_out, 1) else nn.Sequential
-        if not isinstance(block.shortcut, wanted):
-            raise CheckFailure(f"ResidualBlock({c_in}, {c_out}, {s}): shortcut should be an {wanted.__name__}, "
-                               f"got {type(block.shortcut).__name__}")
+        if (c_in, s) == (c_out, 1):
+            _is_identity(block.shortcut, a, (c_in, c_out, s))
+        elif not isinstance(block.shortcut, nn.Sequential):
+            raise CheckFailure(f"ResidualBlock({c_in}, {c_out}, {s}): the projection shortcut should be an "
+                               f"nn.Sequential(conv 1x1, batch norm), got {type(block.shortcut).__name__}")
+
+
+def _is_identity(shortcut: nn.Module, a: torch.Tensor, args: tuple) -> None:
+    """Any shortcut without parameters that returns its input unchanged is the identity (nn.Identity(), or the
+    widely copied nn.Sequential())."""
+    if any(True for _ in shortcut.parameters()) or not torch.equal(shortcut(a), a):
+        raise CheckFailure(f"ResidualBlock{args}: when stride is 1 and C_in == C_out the shortcut is the identity "
+                           f"(nn.Identity(), no parameters), got {type(shortcut).__name__} with "
+                           f"{sum(p.numel() for p in shortcut.parameters())} parameters")
 
 
 @_one_thread()
@@ -622,6 +652,7 @@ def Inception(student: Callable) -> None:  # noqa: N802
     """Self-check of ``Inception(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj)``."""
     _INCEPTION.structure(student, _INCEPTION_CONFIGS + [_SEED_INCEPTION], MISTAKES["Inception"])
     _INCEPTION.cases(student, _inception_cases(torch.Generator().manual_seed(0)), MISTAKES["Inception"])
+    _seed_shape(student)
     core.report_pass("Inception", [
         "seed 001's module: 28x28x192 -> 28x28x256 (64 + 128 + 32 + 32 channels)",
         "the parameters have the reference's shapes in the order branch 1x1, 3x3, 5x5, pooling; with the same "
@@ -632,8 +663,13 @@ def Inception(student: Callable) -> None:  # noqa: N802
 def grade_Inception(student: Callable) -> None:  # noqa: N802
     """Hidden test: structure and outputs on the fixed and 12 seeded random modules, the seed's shape."""
     _INCEPTION.grade(student, _inception_cases(torch.Generator().manual_seed(64), 12), MISTAKES["Inception"])
-    model = student(*_SEED_INCEPTION)
-    shape = tuple(model(torch.zeros(1, 192, 28, 28)).shape)
+    _seed_shape(student)
+
+
+def _seed_shape(student: Callable) -> None:
+    model = core.call_student("Inception", student, Case(_SEED_INCEPTION))
+    with torch.no_grad():
+        shape = tuple(model(torch.zeros(1, 192, 28, 28)).shape)
     if shape != (1, 256, 28, 28):
         raise CheckFailure(f"Inception{_SEED_INCEPTION}: 28x28x192 must give (1, 256, 28, 28), got {shape}")
 

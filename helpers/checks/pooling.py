@@ -1,11 +1,12 @@
 """Checks for notebook 03 (pooling and invariance).
 
-Each exercise has a visible self-check (``pool2d``, ``shift_change`` ...) that prints what it
-checked, and a grading check (``grade_<exercise>``) for the hidden tests: seeded random cases,
-edge cases (stride != window, overlapping windows, padding, non-square maps, batch 1, one
-channel), the seed facts, and proof that ``pool2d_naive`` calls no library pooling and that
-``pool2d`` has no Python loop over the positions. ``MISTAKES`` lists the known wrong answers
-that explain a failure.
+Each exercise is one :class:`~helpers.checks.core.Exercise` (``POOL2D`` ...): the visible
+self-check (``pool2d(student)``) runs the fixed cases (the seed facts, stride != window,
+overlapping windows, padding, non-square maps, float32 and float64) and every rule (mode refused,
+same dtype as x, no library pooling, no Python loop over the positions for ``pool2d``, the course's
+own version never an answer); the hidden test (``grade_pool2d``) runs the same rules and adds seeded
+random and edge cases (batch 1, one channel, 1 x W maps). ``MISTAKES`` lists the known wrong
+answers that explain a failure.
 
 The students' pooling functions take ints (``kernel_size``, ``stride``, ``padding``); stride
 None means the window size, max pooling pads with -inf and average pooling counts the padded
@@ -14,6 +15,7 @@ zeros, exactly as ``F.max_pool2d`` and ``F.avg_pool2d``.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 
 from .. import pooling as ref
 from . import core
-from .core import Case, Mistake
+from .core import Case, Exercise, Mistake, Rule
 
 D = torch.float64
 
@@ -64,34 +66,37 @@ MISTAKES = {
 }
 
 
-def _size_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
+def _size_cases(gen: torch.Generator | None = None) -> list[Case]:
     cases = [Case((11, 4, None, 1), label="S=None means S = W = 4; padding 1 on each side; floor"),
              Case((16, 2, 2), label="seed 002: L=16, W=2, S=2 -> 8"), Case((4, 2, 2), label="seed 002: L=4 -> 2"),
              Case((4, 2), label="S defaults to W"), Case((7, 3, 2), label="seed 000: width 3, stride 2 (overlapping)"),
              Case((5, 2), label="floor: the last column is dropped"), Case((5, 3, 2, 1), label="padding 1"),
              Case((4, 2, 1), label="stride 1"), Case((13, 3, 3), label="S=3, floor")]
-    for _ in range(count):
+    if gen is None:
+        return cases
+    for _ in range(60):
         W = _int(gen, 1, 6)
         S, P = (None if _int(gen, 0, 3) == 0 else _int(gen, 1, 4)), _int(gen, 0, W // 2)
         L = _int(gen, max(1, W - 2 * P), 40)
         cases.append(Case((L, W, S, P), label="random"))
-    return cases
+    return cases + [Case((S * n, S), label=f"W = S = {S} divides L = {S * n} by {S}") for S in (2, 3, 4) for n in (1, 5, 8)]
+
+
+POOL_OUTPUT_SIZE = Exercise(
+    "pool_output_size", ref.pool_output_size, _size_cases, MISTAKES["pool_output_size"], seed=31,
+    checked=["seed 002: L=16, W=2, S=2 -> 8 and L=4 -> 2; S=None means S = W (L=11, W=4, P=1 -> 3)",
+             "seed 000's overlapping width 3, stride 2: L=7 -> 3; floor (L=5, W=2 -> 2); padding on both sides",
+             "the result is a Python int"])
 
 
 def pool_output_size(student: Callable) -> None:
     """Self-check of ``pool_output_size(L, W, S=None, P=0) -> int``."""
-    core.run_cases("pool_output_size", student, ref.pool_output_size, _size_cases(), MISTAKES["pool_output_size"])
-    core.report_pass("pool_output_size", [
-        "seed 002: L=16, W=2, S=2 -> 8 and L=4 -> 2; S=None means S = W (L=11, W=4, P=1 -> 3)",
-        "seed 000's overlapping width 3, stride 2: L=7 -> 3; floor (L=5, W=2 -> 2); padding on both sides"])
+    POOL_OUTPUT_SIZE.check(student)
 
 
 def grade_pool_output_size(student: Callable) -> None:
     """Hidden test: the seed facts, W = S divides by S, and 60 seeded random sizes."""
-    core.assert_untampered()
-    cases = _size_cases(torch.Generator().manual_seed(31), 60)
-    cases += [Case((S * n, S), label=f"W = S = {S} divides L = {S * n} by {S}") for S in (2, 3, 4) for n in (1, 5, 8)]
-    core.run_cases("pool_output_size", student, ref.pool_output_size, cases, MISTAKES["pool_output_size"])
+    POOL_OUTPUT_SIZE.grade(student)
 
 
 # ===================================================================== pool2d (loops and vectorised)
@@ -190,18 +195,21 @@ def _pool_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case
              Case((negative, 3, 2, 1), {"mode": "avg"}, label="avg with padding 1: the padded zeros count"),
              Case((wide, 3), label="batch 2, 3 channels, non-square 5x8, stride None -> 3, floor"),
              Case((wide, 2, 3, 1), {"mode": "avg"}, label="non-square, stride 3 > kernel 2, padding 1"),
-             Case((ramp[:, :, :5, :6], 1), label="kernel 1: the identity")]
-    for _ in range(count):
+             Case((ramp[:, :, :5, :6], 1), label="kernel 1: the identity"),
+             Case((wide.float(), 3, 2, 1), label="float32 input, max: the result keeps x's dtype"),
+             Case((wide.float(), 2), {"mode": "avg"}, label="float32 input, avg: the result keeps x's dtype")]
+    for _ in range(count if gen is not None else 0):
         k = _int(gen, 1, 4)
         stride = None if _int(gen, 0, 3) == 0 else _int(gen, 1, 3)
         padding = _int(gen, 0, k // 2)
         n, c = _int(gen, 1, 2), _int(gen, 1, 3)
         h, w = _int(gen, max(1, k - 2 * padding), 11), _int(gen, max(1, k - 2 * padding), 11)
         mode = ref.MODES[_int(gen, 0, 1)]
-        cases.append(Case((torch.randn(n, c, h, w, generator=gen, dtype=D), k, stride, padding), {"mode": mode},
-                          label=f"random: x ({n}, {c}, {h}, {w}), kernel {k}, stride {stride}, "
-                                f"padding {padding}, {mode}"))
-    return cases
+        dtype = (D, torch.float32)[_int(gen, 0, 1)]
+        cases.append(Case((torch.randn(n, c, h, w, generator=gen, dtype=D).to(dtype), k, stride, padding),
+                          {"mode": mode}, label=f"random: x ({n}, {c}, {h}, {w}) {str(dtype)[6:]}, kernel {k}, "
+                                                f"stride {stride}, padding {padding}, {mode}"))
+    return cases + (_edge_cases(gen) if gen is not None else [])
 
 
 def _edge_cases(gen: torch.Generator) -> list[Case]:
@@ -217,9 +225,10 @@ def _edge_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _bad_mode(name: str, student: Callable) -> None:
-    core.expect_error(name, student, Case((torch.zeros(1, 1, 4, 4, dtype=D), 2), {"mode": "min"}), ValueError,
-                      "Raise ValueError for a mode other than 'max' or 'avg'.")
+def _refuses_unknown_mode(name: str) -> Rule:
+    case = Case((torch.zeros(1, 1, 4, 4, dtype=D), 2), {"mode": "min"})
+    return Rule("mode='min' raises ValueError", lambda student: core.expect_error(
+        name, student, case, ValueError, "Raise ValueError for a mode other than 'max' or 'avg'."))
 
 
 _POOL_BUILTINS = tuple(f for f in (
@@ -229,6 +238,10 @@ _POOL_BUILTINS = tuple(f for f in (
     getattr(torch._C._nn, "max_pool3d_with_indices", None), getattr(torch._C._nn, "adaptive_max_pool2d", None),
     getattr(torch._C._nn, "adaptive_avg_pool2d", None), getattr(torch, "_adaptive_avg_pool2d", None),
     getattr(torch, "mkldnn_max_pool2d", None), getattr(torch, "quantized_max_pool2d", None)) if f is not None)
+_POOL_NAMES = ("max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "MaxPool2d",
+               "AvgPool2d", "adaptive_max_pool2d", "adaptive_avg_pool2d", "AdaptiveMaxPool2d", "AdaptiveAvgPool2d",
+               "lp_pool2d", "LPPool2d", "max_pool2d_with_indices", "fractional_max_pool2d", "maximum_filter",
+               "uniform_filter", "aten")
 _FROM_SCRATCH = "Slice each window of the padded input and take its max or mean yourself."
 
 
@@ -237,30 +250,27 @@ def _banned_functions():
             F.lp_pool2d, F.max_pool2d_with_indices)
 
 
-def _assert_from_scratch(name: str, student: Callable) -> None:
-    for case in (_pool_cases()[0], _seed_003_case("avg")):
-        core.assert_from_scratch(name, student, case, banned_builtins=_POOL_BUILTINS,
-                                 banned_functions=_banned_functions(), why=_FROM_SCRATCH)
+def _from_scratch(name: str) -> Rule:
+    def test(student: Callable) -> None:
+        for case in (_pool_cases()[0], _seed_003_case("avg")):
+            core.assert_from_scratch(name, student, case, banned_builtins=_POOL_BUILTINS,
+                                     banned_functions=_banned_functions(), why=_FROM_SCRATCH,
+                                     banned_ops=core.is_pooling_op, banned_names=_POOL_NAMES,
+                                     banned_packages=("scipy.ndimage",), no_threads=True)
 
-
-def pool2d_naive(student: Callable) -> None:
-    """Self-check of the loop version ``pool2d_naive(x, kernel_size, stride, padding, mode) -> (N, C, H_o, W_o)``."""
-    core.run_cases("pool2d_naive", student, _pool, _pool_cases(), MISTAKES["pool2d_naive"])
-    _bad_mode("pool2d_naive", student)
-    _assert_from_scratch("pool2d_naive", student)
-    core.report_pass("pool2d_naive", [
-        "seed 003: 2x2 max pooling of its two 4x4 maps -> [[3, 0], [3, 1]] and [[-1, 1], [0, 3]]; and their averages",
-        "seed 000's overlapping width 3, stride 2 (max and avg, with and without padding); stride 1 with a 2x2 "
-        "window; kernel 1",
-        "padding 1: max pooling pads with -inf, average pooling counts the padded zeros (like F.avg_pool2d)",
-        "a batch of 2 with 3 channels on non-square 5x8 maps, stride None and stride 3",
-        "mode='min' raises ValueError; no library pooling is called"])
+    return Rule("no library pooling is called (F.max_pool2d however called, nn.MaxPool2d, torch.ops.aten, "
+                "helpers.pooling)", test)
 
 
 def _vector_cases() -> tuple[Case, Case]:
     gen = torch.Generator().manual_seed(13)
     return (Case((torch.randn(2, 3, 8, 8, generator=gen, dtype=D), 3, 2, 1), label="8x8"),
             Case((torch.randn(2, 3, 64, 64, generator=gen, dtype=D), 3, 2, 1), label="64x64"))
+
+
+def _vectorised(student: Callable) -> str:
+    few, many = core.assert_vectorized("pool2d", student, *_vector_cases())
+    return f"vectorised: {few} function calls for an 8x8 input and {many} for 64x64"
 
 
 def _torch_pool(x, kernel_size, stride=None, padding=0, mode="max"):
@@ -271,39 +281,45 @@ def _torch_pool(x, kernel_size, stride=None, padding=0, mode="max"):
     return fn(x, kernel_size, stride, padding)
 
 
-def pool2d(student: Callable) -> None:
-    """Self-check of the vectorised ``pool2d(x, kernel_size, stride, padding, mode) -> (N, C, H_out, W_out)``."""
-    core.run_cases("pool2d", student, _torch_pool, _pool_cases(), MISTAKES["pool2d"])
-    _bad_mode("pool2d", student)
-    few, many = core.assert_vectorized("pool2d", student, *_vector_cases())
-    _assert_from_scratch("pool2d", student)
-    core.report_pass("pool2d", [
-        "the 11 cases of pool2d_naive (seed 003, overlapping, strides, padding, non-square, batches), "
-        "against F.max_pool2d and F.avg_pool2d",
-        f"vectorised: {few} function calls for an 8x8 input and {many} for 64x64",
-        "mode='min' raises ValueError; no library pooling is called"])
+_SAME_DTYPE = functools.partial(core.close, dtype=True)
+_POOL_CHECKED = [
+    "seed 003: 2x2 max pooling of its two 4x4 maps -> [[3, 0], [3, 1]] and [[-1, 1], [0, 3]]; and their averages",
+    "seed 000's overlapping width 3, stride 2 (max and avg, with and without padding); stride 1 with a 2x2 "
+    "window; kernel 1",
+    "padding 1: max pooling pads with -inf, average pooling counts the padded zeros (like F.avg_pool2d)",
+    "a batch of 2 with 3 channels on non-square 5x8 maps, stride None and stride 3",
+    "the result has x's dtype (float32 and float64 inputs)"]
+
+POOL2D_NAIVE = Exercise(
+    "pool2d_naive", _pool, functools.partial(_pool_cases, count=30), MISTAKES["pool2d_naive"], seed=32,
+    compare=_SAME_DTYPE, course_versions=(ref.pool2d_naive, ref.pool2d),
+    rules=[_refuses_unknown_mode("pool2d_naive"), _from_scratch("pool2d_naive")], checked=_POOL_CHECKED)
+POOL2D = Exercise(
+    "pool2d", _torch_pool, functools.partial(_pool_cases, count=60), MISTAKES["pool2d"], seed=33,
+    compare=_SAME_DTYPE, course_versions=(ref.pool2d_naive, ref.pool2d),
+    rules=[_refuses_unknown_mode("pool2d"), _from_scratch("pool2d"), Rule("vectorised", _vectorised)],
+    checked=["the 13 cases of pool2d_naive (seed 003, overlapping, strides, padding, non-square, batches, float32), "
+             "against F.max_pool2d and F.avg_pool2d"])
 
 
-def _grade_pool(name: str, student: Callable, seed: int, count: int) -> None:
-    core.assert_untampered()
-    gen = torch.Generator().manual_seed(seed)
-    cases = _pool_cases(gen, count) + _edge_cases(gen)
-    core.run_cases(name, student, _pool, cases, MISTAKES[name])
-    core.run_cases(name, student, _torch_pool, cases[:: 4], MISTAKES[name])
-    core.run_cases(name, student, lambda *a, **k: _t(SEED_003_POOLED)[None], [_seed_003_case("max")])
-    _bad_mode(name, student)
-    _assert_from_scratch(name, student)
+def pool2d_naive(student: Callable) -> None:
+    """Self-check of the loop version ``pool2d_naive(x, kernel_size, stride, padding, mode) -> (N, C, H_o, W_o)``."""
+    POOL2D_NAIVE.check(student)
 
 
 def grade_pool2d_naive(student: Callable) -> None:
-    """Hidden test: seed 003's fact, 30 seeded random cases, edge cases, no library pooling."""
-    _grade_pool("pool2d_naive", student, 32, 30)
+    """Hidden test: the fixed cases, 30 seeded random cases, edge cases, and the rules."""
+    POOL2D_NAIVE.grade(student)
+
+
+def pool2d(student: Callable) -> None:
+    """Self-check of the vectorised ``pool2d(x, kernel_size, stride, padding, mode) -> (N, C, H_out, W_out)``."""
+    POOL2D.check(student)
 
 
 def grade_pool2d(student: Callable) -> None:
-    """Hidden test: seed 003's fact, 60 seeded random cases against F.*_pool2d, edge cases, vectorised, from scratch."""
-    _grade_pool("pool2d", student, 33, 60)
-    core.assert_vectorized("pool2d", student, *_vector_cases())
+    """Hidden test: the fixed cases, 60 seeded random cases against F.*_pool2d, edge cases, and the rules."""
+    POOL2D.grade(student)
 
 
 # ===================================================================== global average pooling
@@ -323,34 +339,33 @@ MISTAKES["global_avg_pool"] = [
 ]
 
 
-def _gap_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
+def _gap_cases(gen: torch.Generator | None = None) -> list[Case]:
     x = torch.arange(2 * 3 * 2 * 4, dtype=D).reshape(2, 3, 2, 4)
     cases = [Case((x,), label="2 images, 3 channels, 2x4 maps: each map's mean"),
              Case((torch.randn(1, 1, 5, 5, generator=torch.Generator().manual_seed(0), dtype=D),),
                   label="batch 1, one channel"),
              Case((torch.ones(3, 4, 7, 1, dtype=D) * _t([1, -2, 3, 0.5])[None, :, None, None],),
                   label="constant maps, 7x1")]
-    for _ in range(count):
+    for _ in range(30 if gen is not None else 0):
         n, c, h, w = _int(gen, 1, 4), _int(gen, 1, 6), _int(gen, 1, 9), _int(gen, 1, 9)
         cases.append(Case((torch.randn(n, c, h, w, generator=gen, dtype=D),), label=f"random ({n}, {c}, {h}, {w})"))
     return cases
 
 
+GLOBAL_AVG_POOL = Exercise(
+    "global_avg_pool", ref.global_avg_pool, _gap_cases, MISTAKES["global_avg_pool"], seed=34,
+    checked=["a (2, 3, 2, 4) batch -> (2, 3): the mean of each 2x4 map",
+             "batch 1 with one channel; constant 7x1 maps give back their constant"])
+
+
 def global_avg_pool(student: Callable) -> None:
     """Self-check of ``global_avg_pool(x: (N, C, H, W)) -> (N, C)``."""
-    core.run_cases("global_avg_pool", student, ref.global_avg_pool, _gap_cases(), MISTAKES["global_avg_pool"])
-    core.report_pass("global_avg_pool", [
-        "a (2, 3, 2, 4) batch -> (2, 3): the mean of each 2x4 map",
-        "batch 1 with one channel; constant 7x1 maps give back their constant"])
+    GLOBAL_AVG_POOL.check(student)
 
 
 def grade_global_avg_pool(student: Callable) -> None:
-    """Hidden test: 30 seeded random shapes, against the reference and F.adaptive_avg_pool2d."""
-    core.assert_untampered()
-    cases = _gap_cases(torch.Generator().manual_seed(34), 30)
-    core.run_cases("global_avg_pool", student, ref.global_avg_pool, cases, MISTAKES["global_avg_pool"])
-    core.run_cases("global_avg_pool", student, lambda x: F.adaptive_avg_pool2d(x, 1).flatten(1), cases[3:8],
-                   MISTAKES["global_avg_pool"])
+    """Hidden test: the fixed cases and 30 seeded random shapes."""
+    GLOBAL_AVG_POOL.grade(student)
 
 
 # ===================================================================== receptive field
@@ -377,34 +392,38 @@ MISTAKES["receptive_field"] = [
 ]
 
 
-def _rf_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
+def _rf_cases(gen: torch.Generator | None = None) -> list[Case]:
+    alexnet = [(11, 4), (3, 2), (5, 1), (3, 2), (3, 1), (3, 1), (3, 1), (3, 2)]
     cases = [Case(([(3, 1), (2, 2), (3, 1)],), label="conv 3, pool 2, conv 3 -> 8 (seed 003: a window after pooling "
                                                      "sees more)"),
              Case(([(3, 1), (3, 1)],), label="two 3x3 convolutions -> 5"), Case(([],), label="no layers -> 1"),
              Case(([(2, 2), (2, 2), (2, 2)],), label="three 2x2 poolings -> 8"),
              Case(([[5, 1], [2, 2], [5, 1], [2, 2]],), label="LeNet-5's conv/pool pairs, as lists -> 16"),
-             Case(([(3, 2), (3, 1)],), label="a strided convolution first")]
-    for _ in range(count):
+             Case(([(3, 2), (3, 1)],), label="a strided convolution first"),
+             Case((alexnet,), label="AlexNet's features -> 195")]
+    if gen is None:
+        return cases
+    for _ in range(40):
         layers = [(_int(gen, 1, 7), _int(gen, 1, 3)) for _ in range(_int(gen, 0, 7))]
         cases.append(Case((layers,), label="random stack"))
-    return cases
+    return cases + [Case(([(3, 1), (3, 1), (2, 2)] * n,), label=f"{n} VGG blocks") for n in range(1, 6)]
+
+
+RECEPTIVE_FIELD = Exercise(
+    "receptive_field", ref.receptive_field, _rf_cases, MISTAKES["receptive_field"], seed=35,
+    checked=["conv 3 -> pool 2 (stride 2) -> conv 3 sees 8 pixels; two 3x3 convolutions see 5; no layers: 1",
+             "three 2x2 poolings -> 8; LeNet-5's (5, 1), (2, 2), (5, 1), (2, 2) -> 16; a strided first layer; "
+             "AlexNet -> 195; a Python int"])
 
 
 def receptive_field(student: Callable) -> None:
     """Self-check of ``receptive_field(layers) -> int`` for (kernel, stride) pairs."""
-    core.run_cases("receptive_field", student, ref.receptive_field, _rf_cases(), MISTAKES["receptive_field"])
-    core.report_pass("receptive_field", [
-        "conv 3 -> pool 2 (stride 2) -> conv 3 sees 8 pixels; two 3x3 convolutions see 5; no layers: 1",
-        "three 2x2 poolings -> 8; LeNet-5's (5, 1), (2, 2), (5, 1), (2, 2) -> 16; a strided first layer"])
+    RECEPTIVE_FIELD.check(student)
 
 
 def grade_receptive_field(student: Callable) -> None:
-    """Hidden test: the fixed stacks, AlexNet's, 40 seeded random ones; VGG blocks grow as expected."""
-    core.assert_untampered()
-    alexnet = [(11, 4), (3, 2), (5, 1), (3, 2), (3, 1), (3, 1), (3, 1), (3, 2)]
-    cases = _rf_cases(torch.Generator().manual_seed(35), 40) + [Case((alexnet,), label="AlexNet's features -> 195")]
-    cases += [Case(([(3, 1), (3, 1), (2, 2)] * n,), label=f"{n} VGG blocks") for n in range(1, 6)]
-    core.run_cases("receptive_field", student, ref.receptive_field, cases, MISTAKES["receptive_field"])
+    """Hidden test: the fixed stacks, 40 seeded random ones; VGG blocks grow as expected."""
+    RECEPTIVE_FIELD.grade(student)
 
 
 # ===================================================================== shift invariance
@@ -497,7 +516,7 @@ def _conv_relu_pool(x: torch.Tensor) -> torch.Tensor:
     return F.max_pool2d(F.conv2d(x, w, padding=1).relu(), 3, 2, 1)
 
 
-def _shift_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
+def _shift_cases(gen: torch.Generator | None = None) -> list[Case]:
     two = _t([[[[4, 1, 0, 2], [0, 3, 1, 5], [2, 2, 6, 0], [1, 0, 0, 3]]],
               [[[0, 0, 1, 0], [0, 7, 0, 0], [1, 0, 0, 2], [0, 3, 0, 0]]]])
     dot = torch.zeros(1, 1, 4, 4, dtype=D)
@@ -515,7 +534,7 @@ def _shift_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Cas
              Case((two, MAX_2, (0, 0)), label="no shift: 0")]
     features = [IDENTITY, MAX_2, gap, Feature("conv 3x3, ReLU, max pool 3 stride 2 padding 1", _conv_relu_pool),
                 Feature("3x3 avg pooling, stride 2 (F.avg_pool2d(x, 3, 2))", lambda x: F.avg_pool2d(x, 3, 2))]
-    for _ in range(count):
+    for _ in range(30 if gen is not None else 0):
         n, c, h, w = _int(gen, 1, 3), _int(gen, 1, 3), _int(gen, 4, 10), _int(gen, 4, 10)
         feature = features[_int(gen, 0, len(features) - 1)]
         shift = (_int(gen, -4, 4), _int(gen, -4, 4))
@@ -524,18 +543,21 @@ def _shift_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Cas
     return cases
 
 
+SHIFT_CHANGE = Exercise(
+    "shift_change", _shift_change, _shift_cases, MISTAKES["shift_change"], seed=36,
+    checked=["per image ||feature_fn(x shifted) - feature_fn(x)|| / ||feature_fn(x)||, x shifted with "
+             "torch.roll by dy rows (down) and dx columns (right)",
+             "one bright pixel: no pooling -> sqrt(2); moved inside its 2x2 max-pooling window -> 0; into the next -> "
+             "not 0",
+             "global average pooling -> 0; negative shifts; no shift -> 0; a conv -> ReLU -> pool pipeline on 6x9 "
+             "images"])
+
+
 def shift_change(student: Callable) -> None:
     """Self-check of ``shift_change(x, feature_fn, shift) -> (N,)``."""
-    core.run_cases("shift_change", student, _shift_change, _shift_cases(), MISTAKES["shift_change"])
-    core.report_pass("shift_change", [
-        "per image ||feature_fn(x shifted) - feature_fn(x)|| / ||feature_fn(x)||, x shifted with "
-        "torch.roll by dy rows (down) and dx columns (right)",
-        "one bright pixel: no pooling -> sqrt(2); moved inside its 2x2 max-pooling window -> 0; into the next -> not 0",
-        "global average pooling -> 0; negative shifts; no shift -> 0; a conv -> ReLU -> pool pipeline on 6x9 images"])
+    SHIFT_CHANGE.check(student)
 
 
 def grade_shift_change(student: Callable) -> None:
     """Hidden test: the fixed cases and 30 seeded random images, feature functions and shifts."""
-    core.assert_untampered()
-    cases = _shift_cases(torch.Generator().manual_seed(36), 30)
-    core.run_cases("shift_change", student, _shift_change, cases, MISTAKES["shift_change"])
+    SHIFT_CHANGE.grade(student)

@@ -1,14 +1,15 @@
 """Checks for notebook 01 (1D convolution and denoising).
 
-Each exercise has a visible self-check (``kernel``, ``pad``, ``conv1d`` ...) that prints what
-it checked, and a grading check (``grade_<exercise>``) for the hidden tests: more cases, seeded
-random inputs, edge cases, the seed facts and, where the exercise says so, proof that the work
-was done from scratch or vectorised. ``MISTAKES`` lists the known wrong answers used to explain
-a failure.
+Each exercise is one :class:`~helpers.checks.core.Exercise` (``PAD``, ``CONV1D`` ...): its visible
+self-check (``pad(student)``) runs the fixed cases and every rule of the contract (bad input refused,
+same dtype as x, from scratch, vectorised, causal, the course's own version never an answer); the
+hidden test (``grade_pad(student)``) runs the same rules and adds seeded random cases. ``MISTAKES``
+lists the known wrong answers used to explain a failure.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 
 from .. import signals as ref
 from . import core
-from .core import Case, Mistake
+from .core import Case, Exercise, Mistake, Rule
 
 D = torch.float64
 
@@ -76,56 +77,48 @@ MISTAKES = {
 }
 
 
-def _kernel_cases(Ms) -> list[Case]:
+def _kernel_cases(gen: torch.Generator | None) -> list[Case]:
+    Ms = [1, 2, 4, 10, 0] + (list(range(3, 41)) if gen is not None else [])
     return [Case((M,), label=f"M={M}") for M in Ms]
 
 
-def _check_kernel(name: str, student: Callable, reference: Callable, Ms) -> int:
-    count = core.run_cases(name, student, lambda M: reference(M, dtype=D), _kernel_cases(Ms), MISTAKES[name])
-    core.expect_error(name, student, Case((-1,)), ValueError,
-                      "A negative half-width makes no kernel: raise ValueError('M must be >= 0').")
-    return count
+def _refuses(name: str, case: Case, what: str, hint: str, error: type[Exception] = ValueError) -> Rule:
+    """A rule of the contract: ``case`` is bad input, which the function must refuse with ``error``."""
+    return Rule(what, lambda student: core.expect_error(name, student, case, error, hint))
+
+
+def _kernel_exercise(name: str, course: Callable, checked: list[str]) -> Exercise:
+    return Exercise(name, lambda M: course(M, dtype=D), _kernel_cases, MISTAKES[name],
+                    rules=[_refuses(name, Case((-1,)), "M = -1 raises ValueError",
+                                    "A negative half-width makes no kernel: raise ValueError('M must be >= 0').")],
+                    checked=checked, course_versions=[course])
+
+
+MOVING_AVERAGE_KERNEL = _kernel_exercise("moving_average_kernel", ref.moving_average_kernel, [
+    "M = 0, 1, 2, 4, 10: length 2M + 1, every weight 1/(2M + 1), so they sum to 1"])
+TRIANGLE_KERNEL = _kernel_exercise("triangle_kernel", ref.triangle_kernel, [
+    "M = 1 gives [1/4, 1/2, 1/4] (the seed's fact)",
+    "M = 0, 2, 4, 10: w_m = (M + 1 - |m|) / (M + 1)^2, symmetric, sums to 1"])
 
 
 def moving_average_kernel(student: Callable) -> None:
     """Self-check of ``moving_average_kernel(M) -> (2M + 1,)``."""
-    _check_kernel("moving_average_kernel", student, ref.moving_average_kernel, [1, 2, 4, 10, 0])
-    core.report_pass("moving_average_kernel", [
-        "M = 0, 1, 2, 4, 10: length 2M + 1, every weight 1/(2M + 1), so they sum to 1",
-        "M = -1 raises ValueError"])
+    MOVING_AVERAGE_KERNEL.check(student)
+
+
+def grade_moving_average_kernel(student: Callable) -> None:
+    """Hidden test: M = 0..40 and the self-check's rules."""
+    MOVING_AVERAGE_KERNEL.grade(student)
 
 
 def triangle_kernel(student: Callable) -> None:
     """Self-check of ``triangle_kernel(M) -> (2M + 1,)``."""
-    _check_kernel("triangle_kernel", student, ref.triangle_kernel, [1, 2, 4, 10, 0])
-    core.report_pass("triangle_kernel", [
-        "M = 1 gives [1/4, 1/2, 1/4] (the seed's fact)",
-        "M = 0, 2, 4, 10: w_m = (M + 1 - |m|) / (M + 1)^2, symmetric, sums to 1",
-        "M = -1 raises ValueError"])
-
-
-def _grade_kernel(name: str, student: Callable, reference: Callable) -> None:
-    core.assert_untampered()
-    _check_kernel(name, student, reference, range(0, 41))
-    for M in (3, 17):
-        w = student(M)
-        if abs(float(w.sum()) - 1.0) > 1e-6:
-            raise core.CheckFailure(f"{name}({M}) sums to {float(w.sum())}, not 1")
-        if not w.is_floating_point():
-            raise core.CheckFailure(f"{name}({M}) has dtype {w.dtype}; kernels hold floating-point weights")
-
-
-def grade_moving_average_kernel(student: Callable) -> None:
-    """Hidden test: M = 0..40, the sum-to-one fact, bad M refused."""
-    _grade_kernel("moving_average_kernel", student, ref.moving_average_kernel)
+    TRIANGLE_KERNEL.check(student)
 
 
 def grade_triangle_kernel(student: Callable) -> None:
-    """Hidden test: M = 0..40, the seed's M = 1 fact, the sum-to-one fact, bad M refused."""
-    _grade_kernel("triangle_kernel", student, ref.triangle_kernel)
-    got = student(1)
-    if core.close(got.to(D), _t([0.25, 0.5, 0.25])) is not None:
-        raise core.CheckFailure(f"triangle_kernel(1) must be [1/4, 1/2, 1/4] (seed 002), got {core.describe(got)}")
+    """Hidden test: M = 0..40 (M = 1 is the seed's fact) and the self-check's rules."""
+    TRIANGLE_KERNEL.grade(student)
 
 
 # ================================================================================= pad
@@ -161,32 +154,44 @@ def _pad_cases(gen: torch.Generator | None = None) -> list[Case]:
     x = _t([1.0, 2.0, 3.0, 4.0, 5.0])
     cases = [Case((x, 2, mode), label=f"mode={mode!r}") for mode in ref.PADDINGS]
     cases += [Case((x, 0, mode), label="M=0 adds nothing") for mode in ref.PADDINGS]
+    cases += [Case((x, 4, "reflect"), label="reflect with M = N - 1, the largest it allows")]
     cases += [Case((_t([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), 2, mode), label="a batch of 2 signals, (2, 3)")
               for mode in ref.PADDINGS]
+    cases += [Case((torch.arange(24.0, dtype=D).reshape(2, 3, 4) ** 1.5, 3, mode), label="two leading axes, (2, 3, 4)")
+              for mode in ref.PADDINGS]
+    cases += [Case((x.float(), 2, mode), label="float32: the result keeps x's dtype") for mode in ref.PADDINGS]
     cases += [Case((_t([7.0]), 3, mode), label="a single sample") for mode in ("zero", "replicate")]
     if gen is not None:
         for _ in range(30):
             N = int(torch.randint(2, 20, (1,), generator=gen))
             M = int(torch.randint(0, N, (1,), generator=gen))
             mode = ref.PADDINGS[int(torch.randint(0, 3, (1,), generator=gen))]
-            batch = [int(torch.randint(1, 4, (1,), generator=gen))] * int(torch.randint(0, 2, (1,), generator=gen))
-            cases.append(Case((_rand(gen, *batch, N), M, mode), label=f"random, N={N}, M={M}"))
+            batch = [int(torch.randint(1, 4, (1,), generator=gen))] * int(torch.randint(0, 3, (1,), generator=gen))
+            dtype = (torch.float32, D)[int(torch.randint(0, 2, (1,), generator=gen))]
+            cases.append(Case((_rand(gen, *batch, N).to(dtype), M, mode),
+                              label=f"random, shape {(*batch, N)}, M={M}, {str(dtype)[6:]}"))
     return cases
+
+
+PAD = Exercise("pad", ref.pad, _pad_cases, MISTAKES["pad"], seed=101,
+               compare=functools.partial(core.close, dtype=True),
+               rules=[_refuses("pad", Case((_t([1.0, 2.0, 3.0]), 1, "circular")), "mode='circular' raises ValueError",
+                               "The modes are 'zero', 'replicate' and 'reflect': raise ValueError for any other.")],
+               checked=["x = [1, 2, 3, 4, 5], M = 2 in each mode: zero [0, 0 | x | 0, 0], replicate [1, 1 | x | 5, 5], "
+                        "reflect [3, 2 | x | 4, 3]; reflect with M = N - 1",
+                        "M = 0 returns x unchanged; a (2, 3) batch and a (2, 3, 4) batch are padded along their "
+                        "last axis; a single sample",
+                        "the result has x's dtype (float32 and float64 inputs)"])
 
 
 def pad(student: Callable) -> None:
     """Self-check of ``pad(x, M, mode) -> (..., N + 2M)``."""
-    core.run_cases("pad", student, ref.pad, _pad_cases(), MISTAKES["pad"])
-    core.report_pass("pad", [
-        "x = [1, 2, 3, 4, 5], M = 2 in each mode: zero [0, 0 | x | 0, 0], replicate [1, 1 | x | 5, 5], "
-        "reflect [3, 2 | x | 4, 3]",
-        "M = 0 returns x unchanged; a (2, 3) batch is padded along its last axis; a single sample"])
+    PAD.check(student)
 
 
 def grade_pad(student: Callable) -> None:
-    """Hidden test: fixed and 30 seeded random cases, batches, M = 0."""
-    core.assert_untampered()
-    core.run_cases("pad", student, ref.pad, _pad_cases(torch.Generator().manual_seed(101)), MISTAKES["pad"])
+    """Hidden test: the fixed and 30 seeded random cases (batches, M = 0, float32 and float64), the rules."""
+    PAD.grade(student)
 
 
 # =============================================================================== conv1d
@@ -232,8 +237,14 @@ def _conv_cases(gen: torch.Generator | None = None, batched: bool = False, rando
              for flip in (True, False) for mode in ref.MODES for padding in ref.PADDINGS]
     cases.append(Case((x, _t([0.5])), label="a kernel of length 1 (M = 0)"))
     cases.append(Case((x[:3], w, "valid"), label="N = K, a single valid output"))
+    cases.append(Case((_t([4.0, 1.0, 0.0, 2.0, 7.0, 3.0, 5.0]), _t([1.0, -2.0, 0.5]), "full", "zero", True),
+                      label="np.convolve(x, w, 'full')"))
     if batched:
         cases.append(Case((torch.stack([x, 2 * x, -x]), w, "same", "reflect"), label="a batch of 3 signals, (3, 6)"))
+        cases.append(Case((torch.stack([x, -x]).reshape(2, 1, 6).expand(2, 2, 6) * _t([1.0, 0.5])[:, None],
+                           _t([1.0, 0.0, -1.0, 2.0, 0.5]), "full", "replicate", False),
+                          label="two leading axes, (2, 2, 6), K = 5"))
+        cases.append(Case((torch.stack([x, 2 * x]), w, "valid", "zero", False), label="F.conv1d's cross-correlation"))
     if gen is not None:
         for _ in range(random_count):
             M = int(torch.randint(0, 4, (1,), generator=gen))
@@ -241,72 +252,60 @@ def _conv_cases(gen: torch.Generator | None = None, batched: bool = False, rando
             mode = ref.MODES[int(torch.randint(0, 3, (1,), generator=gen))]
             padding = ref.PADDINGS[int(torch.randint(0, 3 if N > 2 * M else 2, (1,), generator=gen))]
             shape = (int(torch.randint(1, 4, (1,), generator=gen)), N) if batched else (N,)
-            cases.append(Case((_rand(gen, *shape), _rand(gen, 2 * M + 1), mode, padding, bool(torch.rand(1, generator=gen) < 0.5)),
-                              label=f"random, N={N}, M={M}"))
+            cases.append(Case((_rand(gen, *shape), _rand(gen, 2 * M + 1), mode, padding,
+                               bool(torch.rand(1, generator=gen) < 0.5)), label=f"random, N={N}, M={M}"))
     return cases
 
 
-_CONV_BUILTINS = (torch.conv1d, F.conv1d, torch.conv_transpose1d, torch.convolution, torch.nn.functional.conv_transpose1d)
+_CONV_BUILTINS = (torch.conv1d, F.conv1d, torch.conv_transpose1d, torch.convolution, torch.nn.functional.conv_transpose1d,
+                  torch.conv2d, torch.conv3d)
+_CONV_NAMES = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "convolution", "_convolution",
+               "conv_tbc", "Conv1d", "Conv2d", "convolve", "correlate", "convolve1d", "correlate1d", "fftconvolve",
+               "oaconvolve", "lfilter", "aten")
+_SCIPY = ("scipy.ndimage", "scipy.signal")
 _WITH_COURSE_PAD = ("checked with the course's pad, so a mistake in your pad is reported by the pad check "
                     "alone")
 _FROM_SCRATCH = ("Compute each output as a sum of products x[...] * w[...] yourself; "
                  "you may call your own pad.")
 
 
+def _from_scratch(name: str) -> Rule:
+    case = Case((_t([4.0, 1.0, 0.0, 2.0, 7.0]), _t([1.0, 2.0, 3.0]), "same", "zero", True), label="from scratch")
+    return Rule("no library convolution: F.conv1d or F.conv2d however called, torch.ops.aten, np.convolve, "
+                "scipy, helpers.signals",
+                lambda student: core.assert_from_scratch(
+                    name, student, case, banned_builtins=_CONV_BUILTINS, banned_functions=_banned_functions(),
+                    why=_FROM_SCRATCH, banned_ops=core.is_convolution_op, banned_names=_CONV_NAMES,
+                    banned_packages=_SCIPY, no_threads=True))
+
+
 def _banned_functions():
     return (ref.conv1d, ref.causal_conv1d, np.convolve, np.correlate)
 
 
+def _with_course_pad(student: Callable):
+    return core.swapped_globals(student, pad=ref.pad)  # one mistake in pad costs once
+
+
+CONV1D = Exercise("conv1d", ref.conv1d, _conv_cases, MISTAKES["conv1d"], seed=202, context=_with_course_pad,
+                  rules=[_from_scratch("conv1d")],
+                  checked=["x = [1, 2, 0, -1, 3, 1], w = [1, 2, 3] in every mode (valid/same/full), padding "
+                           "(zero/replicate/reflect) and flip (True/False): 18 cases",
+                           "len(valid) = N - 2M, len(same) = N, len(full) = N + 2M; 'full' equals np.convolve",
+                           "a kernel of length 1 and N = K", _WITH_COURSE_PAD])
+
+
 def conv1d(student: Callable) -> None:
     """Self-check of the loop version ``conv1d(x, w, mode, padding, flip) -> (L_out,)``."""
-    with core.swapped_globals(student, pad=ref.pad):
-        core.run_cases("conv1d", student, ref.conv1d, _conv_cases(), MISTAKES["conv1d"])
-    core.report_pass("conv1d", [
-        "x = [1, 2, 0, -1, 3, 1], w = [1, 2, 3] in every mode (valid/same/full), padding "
-        "(zero/replicate/reflect) and flip (True/False): 18 cases",
-        "len(valid) = N - 2M, len(same) = N, len(full) = N + 2M",
-        "a kernel of length 1 and N = K",
-        _WITH_COURSE_PAD])
-
-
-def _grade_conv(name: str, student: Callable, batched: bool) -> None:
-    core.assert_untampered()
-    gen = torch.Generator().manual_seed(202 + batched)
-    with core.swapped_globals(student, pad=ref.pad):  # graded with a correct pad: one mistake costs once
-        core.run_cases(name, student, ref.conv1d, _conv_cases(gen, batched), MISTAKES[name])
-        x = _t([4.0, 1.0, 0.0, 2.0, 7.0, 3.0, 5.0])
-        numpy_full = torch.from_numpy(np.convolve(x.numpy(), np.array([1.0, -2.0, 0.5]), mode="full"))
-        core.run_cases(name, student, lambda *a: numpy_full, [Case((x, _t([1.0, -2.0, 0.5]), "full", "zero", True),
-                                                               label="np.convolve(x, w, 'full')")])
-        core.assert_from_scratch(name, student, Case((x, _t([1.0, 2.0, 3.0]), "same", "zero", True)),
-                                 banned_builtins=_CONV_BUILTINS, banned_functions=_banned_functions(),
-                                 why=_FROM_SCRATCH)
+    CONV1D.check(student)
 
 
 def grade_conv1d(student: Callable) -> None:
-    """Hidden test: 18 fixed and 40 seeded random cases, np.convolve agreement, no library convolution."""
-    _grade_conv("conv1d", student, batched=False)
+    """Hidden test: the fixed and 40 seeded random cases, and the self-check's rules (from scratch)."""
+    CONV1D.grade(student)
 
 
 # ===================================================================== conv1d, vectorised
-def conv1d_vectorized(student: Callable) -> None:
-    """Self-check of ``conv1d_vectorized(x, w, mode, padding, flip) -> (..., L_out)``."""
-    with core.swapped_globals(student, pad=ref.pad):
-        core.run_cases("conv1d_vectorized", student, ref.conv1d, _conv_cases(batched=True),
-                       MISTAKES["conv1d_vectorized"])
-        small, large = _vector_cases()
-        few, many = core.assert_vectorized("conv1d_vectorized", student, small, large)
-        x, w = _t([[1.0, 2.0, 0.0, -1.0, 3.0, 1.0]]), _t([1.0, 2.0, 3.0])
-        torch_says = F.conv1d(x[:, None, :], w[None, None, :]).squeeze(1)
-        core.run_cases("conv1d_vectorized", student, lambda *a: torch_says,
-                       [Case((x, w, "valid", "zero", False), label="F.conv1d")])
-    core.report_pass("conv1d_vectorized", [
-        "the 18 mode/padding/flip cases of conv1d, a (3, 6) batch, a kernel of length 1",
-        f"vectorised: {few} function calls for N = 64 and {many} for N = 4096",
-        "flip=False, mode='valid' equals torch.nn.functional.conv1d",
-        _WITH_COURSE_PAD])
-
-
 def _vector_cases() -> tuple[Case, Case]:
     gen = torch.Generator().manual_seed(11)
     w = _rand(gen, 5)
@@ -314,12 +313,27 @@ def _vector_cases() -> tuple[Case, Case]:
             Case((_rand(gen, 2, 4096), w, "same", "zero", True), label="N = 4096"))
 
 
+def _vectorised(student: Callable) -> str:
+    few, many = core.assert_vectorized("conv1d_vectorized", student, *_vector_cases())
+    return f"vectorised: {few} function calls for N = 64 and {many} for N = 4096"
+
+
+CONV1D_VECTORIZED = Exercise(
+    "conv1d_vectorized", ref.conv1d, functools.partial(_conv_cases, batched=True), MISTAKES["conv1d_vectorized"],
+    seed=203, context=_with_course_pad, rules=[_from_scratch("conv1d_vectorized"), Rule("vectorised", _vectorised)],
+    checked=["the 18 mode/padding/flip cases of conv1d, a (3, 6) batch, a (2, 2, 6) batch with K = 5, "
+             "a kernel of length 1",
+             "flip=False, mode='valid' equals torch.nn.functional.conv1d", _WITH_COURSE_PAD])
+
+
+def conv1d_vectorized(student: Callable) -> None:
+    """Self-check of ``conv1d_vectorized(x, w, mode, padding, flip) -> (..., L_out)``."""
+    CONV1D_VECTORIZED.check(student)
+
+
 def grade_conv1d_vectorized(student: Callable) -> None:
-    """Hidden test: batched fixed and random cases, F.conv1d agreement, vectorised, no library convolution."""
-    _grade_conv("conv1d_vectorized", student, batched=True)
-    small, large = _vector_cases()
-    with core.swapped_globals(student, pad=ref.pad):
-        core.assert_vectorized("conv1d_vectorized", student, small, large)
+    """Hidden test: batched fixed and 40 seeded random cases, and the rules (from scratch, vectorised)."""
+    CONV1D_VECTORIZED.grade(student)
 
 
 # ======================================================================= causal conv1d
@@ -356,12 +370,17 @@ MISTAKES["causal_conv1d"] = [
 ]
 
 
-def _causal_cases(gen: torch.Generator, count: int) -> list[Case]:
+def _causal_cases(gen: torch.Generator | None) -> list[Case]:
     x = _t([[[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]])  # an impulse shows the taps
     w = _t([[[3.0, 2.0, 1.0]]])
     cases = [Case((x, w), label="an impulse, one channel, dilation 1"),
              Case((x, w, None, 2), label="an impulse, dilation 2"),
              Case((x, w, _t([0.5]), 3), label="with a bias, dilation 3")]
+    return cases + _random_causal(torch.Generator().manual_seed(5), 10) + (_random_causal(gen, 40) if gen is not None else [])
+
+
+def _random_causal(gen: torch.Generator, count: int) -> list[Case]:
+    cases = []
     for _ in range(count):
         n, c_in, c_out = (int(torch.randint(1, 4, (1,), generator=gen)) for _ in range(3))
         K, d = int(torch.randint(1, 4, (1,), generator=gen)), int(torch.randint(1, 5, (1,), generator=gen))
@@ -372,35 +391,35 @@ def _causal_cases(gen: torch.Generator, count: int) -> list[Case]:
     return cases
 
 
-def _assert_causal(student: Callable, gen: torch.Generator) -> None:
+def _causal(student: Callable) -> None:
+    gen = torch.Generator().manual_seed(6)
     x, w = _rand(gen, 2, 3, 30), _rand(gen, 4, 3, 3)
     for t in (0, 9, 20):
         future = x.clone()
         future[..., t + 1:] = _rand(gen, 2, 3, 30 - t - 1)
-        before, after = student(x.clone(), w, None, 4), student(future, w, None, 4)
+        before = core.call_student("causal_conv1d", student, Case((x.clone(), w, None, 4)))
+        after = core.call_student("causal_conv1d", student, Case((future, w, None, 4)))
         if core.close(after[..., : t + 1], before[..., : t + 1]) is not None:
             raise core.CheckFailure(f"causal_conv1d is not causal: changing x after t = {t} changed the output at "
                                     f"times <= {t}. Pad (K - 1) * dilation zeros on the left only.")
 
 
+CAUSAL_CONV1D = Exercise(
+    "causal_conv1d", ref.causal_conv1d, _causal_cases, MISTAKES["causal_conv1d"], seed=303,
+    rules=[Rule("causality: changing x after time t never changed the output up to t", _causal)],
+    checked=["an impulse [1, 0, 0, ...] through w = [3, 2, 1] gives [1, 2, 3, 0, ...] at dilation 1 "
+             "and [1, 0, 2, 0, 3, 0, ...] at dilation 2",
+             "a bias, and 10 random batched multi-channel cases against the reference"])
+
+
 def causal_conv1d(student: Callable) -> None:
     """Self-check of ``causal_conv1d(x, w, bias, dilation) -> (N, C_out, L)``."""
-    gen = torch.Generator().manual_seed(5)
-    core.run_cases("causal_conv1d", student, ref.causal_conv1d, _causal_cases(gen, 10), MISTAKES["causal_conv1d"])
-    _assert_causal(student, gen)
-    core.report_pass("causal_conv1d", [
-        "an impulse [1, 0, 0, ...] through w = [3, 2, 1] gives [1, 2, 3, 0, ...] at dilation 1 "
-        "and [1, 0, 2, 0, 3, 0, ...] at dilation 2",
-        "a bias, and 10 random batched multi-channel cases against the reference",
-        "causality: changing x after time t never changed the output up to t"])
+    CAUSAL_CONV1D.check(student)
 
 
 def grade_causal_conv1d(student: Callable) -> None:
-    """Hidden test: impulses, 40 seeded random multi-channel cases, causality."""
-    core.assert_untampered()
-    gen = torch.Generator().manual_seed(303)
-    core.run_cases("causal_conv1d", student, ref.causal_conv1d, _causal_cases(gen, 40), MISTAKES["causal_conv1d"])
-    _assert_causal(student, gen)
+    """Hidden test: impulses, 40 more seeded random multi-channel cases, causality."""
+    CAUSAL_CONV1D.grade(student)
 
 
 # ===================================================================== receptive field
@@ -415,28 +434,31 @@ MISTAKES["receptive_field"] = [
 ]
 
 
-def _rf_cases(extra: int = 0, gen: torch.Generator | None = None) -> list[Case]:
+def _rf_cases(gen: torch.Generator | None = None) -> list[Case]:
     cases = [Case((2, [1, 2, 4, 8]), label="WaveNet, 4 layers"), Case((3, [1, 1, 1]), label="three 3-tap layers"),
              Case((2, ref.wavenet_dilations(10)), label="WaveNet, 10 layers: 2^10"),
-             Case((3, []), label="no layers"), Case((5, [1, 3]), label="K = 5")]
-    for _ in range(extra):
+             Case((3, []), label="no layers"), Case((5, [1, 3]), label="K = 5"), Case((1, [4, 2]), label="K = 1")]
+    if gen is None:
+        return cases
+    for _ in range(30):
         layers = int(torch.randint(0, 8, (1,), generator=gen))
         ds = [int(torch.randint(1, 9, (1,), generator=gen)) for _ in range(layers)]
         cases.append(Case((int(torch.randint(1, 7, (1,), generator=gen)), ds), label="random stack"))
-    return cases
+    return cases + [Case((2, ref.wavenet_dilations(L)), label=f"WaveNet, {L} layers") for L in range(1, 13)]
+
+
+RECEPTIVE_FIELD = Exercise(
+    "receptive_field", ref.receptive_field, _rf_cases, MISTAKES["receptive_field"], seed=404,
+    checked=["K = 2, dilations 1, 2, 4, 8 -> 16; ten WaveNet layers -> 1024 = 2^10",
+             "three 3-tap layers -> 7; no layers -> 1; K = 5, dilations 1, 3 -> 17; K = 1 -> 1",
+             "the result is a Python int"])
 
 
 def receptive_field(student: Callable) -> None:
     """Self-check of ``receptive_field(kernel_size, dilations) -> int``."""
-    core.run_cases("receptive_field", student, ref.receptive_field, _rf_cases(), MISTAKES["receptive_field"])
-    core.report_pass("receptive_field", [
-        "K = 2, dilations 1, 2, 4, 8 -> 16; ten WaveNet layers -> 1024 = 2^10",
-        "three 3-tap layers -> 7; no layers -> 1; K = 5, dilations 1, 3 -> 17"])
+    RECEPTIVE_FIELD.check(student)
 
 
 def grade_receptive_field(student: Callable) -> None:
-    """Hidden test: the fixed stacks and 30 seeded random ones; the WaveNet fact 2^L for L = 1..12."""
-    core.assert_untampered()
-    cases = _rf_cases(30, torch.Generator().manual_seed(404))
-    cases += [Case((2, ref.wavenet_dilations(L)), label=f"WaveNet, {L} layers") for L in range(1, 13)]
-    core.run_cases("receptive_field", student, ref.receptive_field, cases, MISTAKES["receptive_field"])
+    """Hidden test: the fixed stacks, 30 seeded random ones, the WaveNet fact 2^L for L = 1..12."""
+    RECEPTIVE_FIELD.grade(student)

@@ -25,6 +25,7 @@ from torch import nn
 from .. import augment as ref_augment
 from .. import training as ref
 from . import core
+from .backprop import derives_from
 from .core import Case, CheckFailure, Mistake
 
 D = torch.float64
@@ -76,6 +77,39 @@ def _one_hot(labels, k):
     return F.one_hot(torch.as_tensor(labels), k).to(D)
 
 
+MISTAKES["softmax_cross_entropy"] += [
+    Mistake("log of softmax", "log(softmax) underflowed: exp(z - max) is 0 for a logit far below the maximum, and "
+            "log 0 = -inf. Subtracting the max is not enough: compute the log-probabilities directly, "
+            "(z - max) - log(sum(exp(z - max))) (the log-sum-exp trick)", lambda z, t: _ce_log_of_softmax(z, t)),
+    Mistake("global max", "subtract each ROW's maximum (logits.max(dim=1, keepdim=True)), not the maximum of the "
+            "whole batch: a row whose maximum is far below the batch's underflows to 0", lambda z, t: _ce_global_max(z, t)),
+]
+
+
+def _ce_log_of_softmax(logits, targets):
+    shifted = logits - logits.max(dim=1, keepdim=True).values
+    return -(targets * (shifted.exp() / shifted.exp().sum(dim=1, keepdim=True)).log()).sum(dim=1).mean()
+
+
+def _ce_global_max(logits, targets):
+    shifted = logits - logits.max()
+    return -(targets * (shifted - shifted.exp().sum(dim=1, keepdim=True).log())).sum(dim=1).mean()
+
+
+def _one_hot(labels, k):
+    return F.one_hot(torch.as_tensor(labels), k).to(D)
+
+
+# The inputs on which a numerically unsafe answer is not finite, each with the mistake it reveals, in the
+# order that tells them apart: exp overflows (no shift), log(softmax) underflows, one max for all rows.
+_UNSAFE = [(Case((torch.tensor([[1000.0, 999.0, 998.0]], dtype=D), _one_hot([2], 3)),
+                 label="large logits: exp(1000) overflows without the max shift"), 1),
+           (Case((torch.tensor([[0.0, -800.0, 5.0], [3.0, 2.0, 1.0]], dtype=D), _one_hot([1, 0], 3)),
+                 label="a logit 805 below its row's maximum: its probability underflows to 0"), 6),
+           (Case((torch.tensor([[1000.0, 0.0, 10.0], [0.0, -1000.0, -990.0]], dtype=D), _one_hot([0, 2], 3)),
+                 label="rows whose maxima differ by 1000"), 7)]
+
+
 def _ce_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
     z = torch.tensor([[2.0, 1.0, 0.1], [0.5, 2.5, 1.0]], dtype=D)
     cases = [Case((z, _one_hot([0, 1], 3)), label="two samples, three classes"),
@@ -84,6 +118,7 @@ def _ce_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
                   label="binary: logits (0, z) give the sigmoid cross-entropy of z"),
              Case((torch.tensor([[1000.0, 0.0, -1000.0], [0.0, 800.0, 10.0]], dtype=D), _one_hot([0, 2], 3)),
                   label="large logits: exp would overflow without the max shift"),
+             *(case for case, _ in _UNSAFE),
              Case((torch.tensor([[1.0, 2.0, 3.0]], dtype=D), torch.tensor([[0.2, 0.3, 0.5]], dtype=D)),
                   label="soft targets (a probability vector)")]
     for _ in range(count):
@@ -98,42 +133,54 @@ _CE_BANNED = (F.cross_entropy, F.nll_loss, F.log_softmax, F.binary_cross_entropy
 
 
 def _check_finite(student: Callable) -> None:
-    """Large logits must not overflow: NaN never equals NaN, so this mistake is named here."""
+    """Large logits must not overflow or underflow: NaN never equals NaN, so these mistakes are named here."""
     _not_callable("softmax_cross_entropy", student)
-    small, case = _ce_cases()[0], _ce_cases()[3]
+    small = _ce_cases()[0]
     try:
         if core.close(small.call(student), small.call(_ce)) is not None:
-            return   # wrong on small logits too: run_cases shows that counterexample
-        got = case.call(student)
-    except Exception:   # run_cases reports it with the input
+            return   # wrong on small logits too: the cases show that counterexample
+    except Exception:   # the cases report it with the input
         return
-    if isinstance(got, torch.Tensor) and got.numel() == 1 and not torch.isfinite(got).all():
-        raise CheckFailure(f"softmax_cross_entropy({case.show()}) returned {core.describe(got)}.\n"
-                           f"  likely mistake: {MISTAKES['softmax_cross_entropy'][1].explain}")
+    for case, mistake in _UNSAFE:
+        try:
+            got = case.call(student)
+        except Exception:
+            return
+        if isinstance(got, torch.Tensor) and got.numel() == 1 and not torch.isfinite(got).all():
+            explain = MISTAKES["softmax_cross_entropy"][mistake].explain
+            raise CheckFailure(f"softmax_cross_entropy: likely mistake: {explain}\n  the counterexample:\n"
+                               f"  input:    softmax_cross_entropy({case.show()})   [{case.label}]\n"
+                               f"  expected: {core.describe(case.call(_ce))}\n  got:      {core.describe(got)}")
+
+
+def _ce_from_scratch(student: Callable) -> None:
+    core.assert_from_scratch("softmax_cross_entropy", student, _ce_cases()[0], banned_builtins=_CE_BANNED,
+                             banned_functions=(F.cross_entropy, F.log_softmax, F.nll_loss, _ce),
+                             why="Use exp, log, max and sum; torch's cross_entropy and log_softmax are what you "
+                                 "are rebuilding.")
+
+
+CROSS_ENTROPY = core.Exercise(
+    "softmax_cross_entropy", _ce, lambda gen: _ce_cases(gen, 40 if gen is not None else 0),
+    MISTAKES["softmax_cross_entropy"],
+    [core.Rule("from scratch: no F.cross_entropy, F.log_softmax or F.nll_loss", _ce_from_scratch)],
+    ["mean over samples of -sum_k y_k log softmax(z)_k, against torch's log_softmax",
+     "all-zero logits give log K; binary logits (0, z) give the sigmoid cross-entropy",
+     "logits of +-1000 stay finite: no overflow, no log(0) (log-sum-exp), each row shifted by its own maximum; "
+     "soft targets"], seed=51, course_versions=[])
 
 
 def softmax_cross_entropy(student: Callable) -> None:
     """Self-check of ``softmax_cross_entropy(logits (N, K), targets (N, K)) -> scalar``."""
     _check_finite(student)
-    core.run_cases("softmax_cross_entropy", student, _ce, _ce_cases(), MISTAKES["softmax_cross_entropy"])
-    core.report_pass("softmax_cross_entropy", [
-        "mean over samples of -sum_k y_k log softmax(z)_k, against torch's log_softmax",
-        "all-zero logits give log K; binary logits (0, z) give the sigmoid cross-entropy",
-        "logits of +-1000 stay finite (max subtracted before exp); soft targets"])
+    CROSS_ENTROPY.check(student)
 
 
 def grade_softmax_cross_entropy(student: Callable) -> None:
-    """Hidden test: the fixed cases, 40 seeded random ones, F.cross_entropy agrees, no library loss."""
+    """Hidden test: the same rules and fixed cases, 40 seeded random ones."""
     core.assert_untampered()
     _check_finite(student)
-    cases = _ce_cases(torch.Generator().manual_seed(51), 40)
-    core.run_cases("softmax_cross_entropy", student, _ce, cases, MISTAKES["softmax_cross_entropy"])
-    labels = Case((torch.randn(6, 5, dtype=D), _one_hot([0, 1, 2, 3, 4, 0], 5)), label="against F.cross_entropy")
-    core.run_cases("softmax_cross_entropy", student, lambda z, t: F.cross_entropy(z, t.argmax(1)), [labels])
-    core.assert_from_scratch("softmax_cross_entropy", student, cases[0], banned_builtins=_CE_BANNED,
-                             banned_functions=(F.cross_entropy, F.log_softmax, F.nll_loss, _ce),
-                             why="Use exp, log, max and sum; torch's cross_entropy and log_softmax are what you "
-                                 "are rebuilding.")
+    CROSS_ENTROPY.grade(student)
 
 
 # ===================================================================== the model
@@ -196,31 +243,38 @@ def _model_cases() -> list[Case]:
     return [Case((0.25,), label="dropout=0.25"), Case((0.5,), label="dropout=0.5")]
 
 
-def _run_model_cases(student: Callable) -> None:
+def _trainable_logits(student: Callable) -> str:
+    model = core.call_student("build_cnn", student, Case((0.1,)))
+    out = model.train()(torch.rand(5, 1, 8, 8))
+    if tuple(out.shape) != (5, 10) or not out.requires_grad:
+        raise CheckFailure(f"build_cnn: a (5, 1, 8, 8) batch must give trainable (5, 10) logits in train mode, got "
+                           f"{tuple(out.shape)}{'' if out.requires_grad else ' without gradients'}")
+    return "a batch of 5 in train mode gives (5, 10) logits that track gradients"
+
+
+def _check_build(student: Callable) -> None:
+    """The self-check's and the hidden test's rules: the layer table, trainable logits, not the course's model."""
     _not_callable("build_cnn", student)
     core.run_cases("build_cnn", partial(_model_summary, student), partial(_model_summary, ref.digits_cnn),
                    _model_cases(), _wrapped(MISTAKES["build_cnn"], _model_summary))
+    said = _trainable_logits(student)
+    core.assert_not_the_course_version("build_cnn", student, Case((0.25,)), [ref.digits_cnn])
+    return said
 
 
 def build_cnn(student: Callable) -> None:
     """Self-check of ``build_cnn(dropout=0.25) -> nn.Sequential`` against the layer table."""
-    _run_model_cases(student)
+    said = _check_build(student)
     core.report_pass("build_cnn", [
         "11 layers in order: (Conv2d -> ReLU -> MaxPool2d) x 2, Flatten, Linear, ReLU, Dropout, Linear",
         "output shapes (16, 8, 8), (16, 4, 4), (32, 4, 4), (32, 2, 2), (128,), (64,), (10,): logits, no softmax",
-        "13,706 parameters; the dropout argument is used"])
+        "13,706 parameters; the dropout argument is used", said, "built by you, not helpers.training.digits_cnn"])
 
 
 def grade_build_cnn(student: Callable) -> None:
-    """Hidden test: the layer table, shapes, parameter count, a batch of 5 in train mode, no copy of the reference."""
+    """Hidden test: the same rules as the self-check."""
     core.assert_untampered()
-    _run_model_cases(student)
-    model = student(0.1)
-    out = model.train()(torch.rand(5, 1, 8, 8))
-    if tuple(out.shape) != (5, 10) or not out.requires_grad:
-        raise CheckFailure(f"build_cnn: a (5, 1, 8, 8) batch must give trainable (5, 10) logits, got {tuple(out.shape)}")
-    core.assert_from_scratch("build_cnn", student, Case((0.25,)), banned_functions=(ref.digits_cnn,),
-                             why="Build the layers yourself with nn.Sequential(...).")
+    _check_build(student)
 
 
 # ===================================================================== one training epoch
@@ -242,7 +296,7 @@ def _weights(model: nn.Module) -> torch.Tensor:
 def _figures(result, name: str) -> tuple:
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         return (f"{name} must return a tuple (mean loss, accuracy), got {core.describe(result)}",)
-    return tuple(float(v) if isinstance(v, torch.Tensor) and v.numel() == 1 else v for v in result)
+    return tuple(result)   # as returned: the contract asks for Python floats, a tensor is reported as such
 
 
 def _run_epoch(fn: Callable, seed: int, n: int = 50, batch_size: int = 16, start_in_eval: bool = True) -> tuple:
@@ -342,34 +396,85 @@ def _experiment_cases(handed_over: str, gen: torch.Generator | None = None, coun
 _EPOCH_HANDOVER = "model handed over in eval mode with stale grads"
 
 
+class _Batch(torch.Tensor):
+    """A batch tensor that notes every ``.to(device)`` in ``moves`` (a fresh subclass per probe holds the list),
+    so a check on a CPU-only machine sees whether an answer moves its batches to the model's device."""
+
+    moves: list = []
+
+    def to(self, *args, **kwargs):
+        target = kwargs.get("device", args[0] if args else None)
+        if isinstance(target, (str, torch.device)):
+            type(self).moves.append((self.is_floating_point(), torch.device(target)))
+        return torch.Tensor.to(self.as_subclass(torch.Tensor), *args, **kwargs)
+
+
+class _ProbeLoader:
+    """The batches of ``loader`` as recording :class:`_Batch` tensors."""
+
+    def __init__(self, loader):
+        self.batch = type("Batch", (_Batch,), {"moves": []})
+        self.batches, self.dataset = list(loader), loader.dataset
+
+    def __iter__(self):
+        return iter([(x.as_subclass(self.batch), y.as_subclass(self.batch)) for x, y in self.batches])
+
+    def __len__(self):
+        return len(self.batches)
+
+
+def _moves_batches(name: str, run: Callable) -> Callable:
+    """A rule: ``run(student, loader)`` on the seeded experiment must move every x and y to the model's device."""
+    def test(student):
+        model, loader, optimizer = _experiment(0, 20, 8)
+        probe = _ProbeLoader(loader)
+        call = lambda: run(student, model, probe, optimizer)  # noqa: E731 - marked as the student's below
+        call.__wrapped__ = student                            # a "not implemented" stub is reported as such
+        core.call_student(name, call, Case(()))
+        device = next(model.parameters()).device
+        for is_x, what in ((True, "x"), (False, "y")):
+            moved = sum(1 for floating, target in probe.batch.moves if floating == is_x and target == device)
+            if moved < len(probe):
+                raise CheckFailure(f"{name}: {moved} of the {len(probe)} batches' {what} were moved to the model's "
+                                   "device: move every batch, x, y = x.to(device), y.to(device) with device = "
+                                   "next(model.parameters()).device (on a GPU, CPU batches and a GPU model do not mix)")
+        return "every batch is moved to the model's device (x.to(device), y.to(device))"
+    return test
+
+
 def _check_epoch(student: Callable, cases: list[Case]) -> None:
     _not_callable("train_one_epoch", student)
     core.run_cases("train_one_epoch", partial(_run_epoch, student), partial(_run_epoch, _epoch_ref), cases,
                    _wrapped(MISTAKES["train_one_epoch"], _run_epoch))
+    core.assert_not_the_course_version("train_one_epoch", partial(_run_epoch, student), Case((0,)),
+                                       [ref.train_epoch, ref.fit])
+    return _EPOCH_DEVICE(student)
+
+
+_EPOCH_DEVICE = _moves_batches("train_one_epoch", lambda fn, model, loader, optimizer:
+                               fn(model, loader, nn.CrossEntropyLoss(), optimizer))
 
 
 def train_one_epoch(student: Callable) -> None:
     """Self-check of ``train_one_epoch(model, loader, loss_fn, optimizer) -> (mean loss, accuracy)``."""
-    _check_epoch(student, _experiment_cases(_EPOCH_HANDOVER))
+    said = _check_epoch(student, _experiment_cases(_EPOCH_HANDOVER))
     core.report_pass("train_one_epoch", [
-        "mean loss over samples and accuracy in [0, 1], measured during the epoch (short last batch included)",
-        "the weights after the epoch match: train mode (dropout on), zero_grad, backward, step in every batch"])
+        "mean loss over samples and accuracy in [0, 1] as Python floats, measured during the epoch (short last "
+        "batch included)",
+        "the weights after the epoch match: train mode (dropout on), zero_grad, backward, step in every batch", said])
 
 
 def grade_train_one_epoch(student: Callable) -> None:
-    """Hidden test: fixed and 6 seeded random experiments; no call to helpers.training."""
+    """Hidden test: the same rules, the fixed and 6 seeded random experiments."""
     core.assert_untampered()
     _check_epoch(student, _experiment_cases(_EPOCH_HANDOVER, torch.Generator().manual_seed(52), 6))
-    core.assert_from_scratch("train_one_epoch", partial(_run_epoch, student), Case((0,)),
-                             banned_functions=(ref.train_epoch, ref.fit),
-                             why="Write the loop over batches yourself.")
 
 
 # ===================================================================== evaluation
-def _run_eval(fn: Callable, seed: int, n: int = 50, batch_size: int = 16) -> tuple:
+def _run_eval(fn: Callable, seed: int, n: int = 50, batch_size: int = 16, handed_in_train: bool = True) -> tuple:
     """(mean loss, accuracy, model.training afterwards, gradients recorded in the forward pass)."""
     model, loader, _ = _experiment(seed, n, batch_size, dropout=0.5)
-    model.train()
+    model.train(handed_in_train)
     recorded = []
     model.register_forward_hook(lambda module, inputs, output: recorded.append(output.requires_grad))
     torch.manual_seed(seed + 1)
@@ -429,32 +534,44 @@ MISTAKES["evaluate"] = [
             _eval_no_grad_missing),
     Mistake("mean of batch means", "average the loss over samples, not over batches: the last batch is smaller",
             _eval_batch_means),
+    Mistake("left in train mode", "the model must be back in the mode it was handed over in: remember "
+            "was_training = model.training and restore it with model.train(was_training), not model.train()",
+            lambda model, loader, loss_fn: (_eval_ref(model, loader, loss_fn), model.train())[0]),
 ]
 
 
 _EVAL_HANDOVER = "model handed over in train mode, dropout 0.5"
 
 
+def _eval_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
+    return [*_experiment_cases(_EVAL_HANDOVER, gen, count),
+            Case((4, 30, 8, False), label="model handed over in eval mode: it must stay in eval mode")]
+
+
+_EVAL_DEVICE = _moves_batches("evaluate", lambda fn, model, loader, optimizer: fn(model, loader, nn.CrossEntropyLoss()))
+
+
 def _check_eval(student: Callable, cases: list[Case]) -> None:
     _not_callable("evaluate", student)
     core.run_cases("evaluate", partial(_run_eval, student), partial(_run_eval, _eval_ref), cases,
                    _wrapped(MISTAKES["evaluate"], _run_eval))
+    core.assert_not_the_course_version("evaluate", partial(_run_eval, student), Case((0,)),
+                                       [ref.evaluate, ref.predict])
+    return _EVAL_DEVICE(student)
 
 
 def evaluate(student: Callable) -> None:
     """Self-check of ``evaluate(model, loader, loss_fn) -> (mean loss, accuracy)``."""
-    _check_eval(student, _experiment_cases(_EVAL_HANDOVER))
+    said = _check_eval(student, _eval_cases())
     core.report_pass("evaluate", [
-        "mean loss over samples and accuracy in [0, 1] in eval mode (dropout off)",
-        "no gradients recorded; a model handed over in train mode is back in train mode afterwards"])
+        "mean loss over samples and accuracy in [0, 1] (Python floats) in eval mode (dropout off)",
+        "no gradients recorded; the model's mode is restored (handed over in train mode or in eval mode)", said])
 
 
 def grade_evaluate(student: Callable) -> None:
-    """Hidden test: fixed and 6 seeded random experiments; no call to helpers.training."""
+    """Hidden test: the same rules, the fixed and 6 seeded random experiments."""
     core.assert_untampered()
-    _check_eval(student, _experiment_cases(_EVAL_HANDOVER, torch.Generator().manual_seed(53), 6))
-    core.assert_from_scratch("evaluate", partial(_run_eval, student), Case((0,)),
-                             banned_functions=(ref.evaluate, ref.predict), why="Write the loop over batches yourself.")
+    _check_eval(student, _eval_cases(torch.Generator().manual_seed(53), 6))
 
 
 # ===================================================================== early stopping
@@ -529,6 +646,14 @@ class _TiesImprove(_StopperBase):
         return super().step(val_loss, model)
 
 
+class _RelativeDelta(_StopperBase):
+    def step(self, val_loss, model):
+        delta, self.min_delta = self.min_delta, self.min_delta * abs(self.best_loss) if self.best_loss != math.inf else 0.0
+        stop = super().step(val_loss, model)
+        self.min_delta = delta
+        return stop
+
+
 MISTAKES["EarlyStopping"] = [
     Mistake("counter never reset", "the patience counter must go back to 0 whenever the validation loss improves",
             _NoReset),
@@ -540,6 +665,8 @@ MISTAKES["EarlyStopping"] = [
     Mistake("min_delta ignored", "an improvement must beat the best loss by more than min_delta", _NoDelta),
     Mistake("ties count as improvements", "a loss equal to the best one is not an improvement: use <, not <=",
             _TiesImprove),
+    Mistake("relative min_delta", "min_delta is an absolute amount: an improvement is val_loss < best_loss - "
+            "min_delta, not a fraction of the best loss", _RelativeDelta),
 ]
 
 
@@ -550,7 +677,9 @@ def _stopper_cases(gen: torch.Generator | None = None, count: int = 0) -> list[C
              Case(((0.9, 0.8, 0.7, 0.6), 1), label="always improving: never stops, best = last"),
              Case(((0.5, 0.5, 0.5, 0.5), 2), label="ties are not improvements"),
              Case(((1.0, 0.95, 0.94, 0.93, 0.5, 0.6), 3, 0.1), label="min_delta 0.1: small gains do not count"),
-             Case(((2.0, 1.0, 1.5, 1.2, 1.1, 0.9, 1.3, 1.4), 1), label="patience 1")]
+             Case(((2.0, 1.0, 1.5, 1.2, 1.1, 0.9, 1.3, 1.4), 1), label="patience 1"),
+             Case(((10.0, 9.5, 9.3, 9.25, 9.0, 8.0), 2, 0.1),
+                  label="min_delta 0.1 on losses near 10: an absolute amount, not 10 %")]
     for _ in range(count):
         n = int(torch.randint(2, 15, (1,), generator=gen))
         losses = tuple(round(v, 3) for v in (torch.rand(n, generator=gen) + torch.linspace(1, 0, n)).tolist())
@@ -562,6 +691,11 @@ def _check_stopper(student, cases: list[Case]) -> None:
     _not_callable("EarlyStopping", student)
     core.run_cases("EarlyStopping", partial(_run_stopper, student), partial(_run_stopper, ref.EarlyStopping), cases,
                    _wrapped(MISTAKES["EarlyStopping"], _run_stopper))
+    if isinstance(student, type) and derives_from(student, ref.EarlyStopping):
+        raise CheckFailure("EarlyStopping: your class derives from the course's helpers.training.EarlyStopping; "
+                           "that is the answer, not yours. Write the class yourself.")
+    core.assert_not_the_course_version("EarlyStopping", partial(_run_stopper, student), _stopper_cases()[0],
+                                       [ref.EarlyStopping.__init__, ref.EarlyStopping.step, ref.EarlyStopping.restore])
 
 
 def EarlyStopping(student) -> None:  # noqa: N802 (named after the class it checks)
@@ -569,20 +703,16 @@ def EarlyStopping(student) -> None:  # noqa: N802 (named after the class it chec
     _check_stopper(student, _stopper_cases())
     core.report_pass("EarlyStopping", [
         "scripted validation losses: step returns True once the loss has not improved for `patience` epochs",
-        "counter after every step, best_epoch and best_loss; ties and gains below min_delta are not improvements",
-        "restore loads the weights of the best epoch (a copy, not the live tensors)"])
+        "counter after every step, best_epoch and best_loss; ties and gains below min_delta (an absolute amount) "
+        "are not improvements",
+        "restore loads the weights of the best epoch (a copy, not the live tensors)",
+        "written by you, not derived from helpers.training.EarlyStopping"])
 
 
 def grade_EarlyStopping(student) -> None:  # noqa: N802
-    """Hidden test: fixed and 20 seeded random loss sequences; not built on helpers.training.EarlyStopping."""
+    """Hidden test: the same rules, the fixed and 20 seeded random loss sequences."""
     core.assert_untampered()
-    if isinstance(student, type) and issubclass(student, ref.EarlyStopping):
-        raise CheckFailure("EarlyStopping: write the class yourself instead of deriving it from "
-                           "helpers.training.EarlyStopping")
-    _check_stopper(student, _stopper_cases(torch.Generator().manual_seed(54), 20))
-    core.assert_from_scratch("EarlyStopping", partial(_run_stopper, student), _stopper_cases()[0],
-                             banned_functions=(ref.EarlyStopping.step, ref.EarlyStopping.restore),
-                             why="Write step and restore yourself.")
+    _check_stopper(student, _stopper_cases() + _stopper_cases(torch.Generator().manual_seed(54), 20)[6:])
 
 
 # ===================================================================== augmentation: random shift
@@ -722,23 +852,30 @@ MISTAKES["random_shift"] = [
 ]
 
 
+def _shift_own_work(student: Callable) -> str:
+    x = torch.rand(4, 1, 8, 8, dtype=D)
+    core.assert_from_scratch("random_shift", student, Case((x, 1, torch.Generator().manual_seed(0))),
+                             banned_functions=(ref_augment.random_shift, ref_augment.Augment.__call__),
+                             why="Pad with zeros and crop each image yourself.")
+    return "written by you: no call to helpers.augment"
+
+
 def random_shift(student: Callable) -> None:
     """Self-check of ``random_shift(x (N, C, H, W), max_shift, generator) -> (N, C, H, W)``."""
     _check_shift(student, _shift_batches(torch.Generator().manual_seed(0)))
     core.report_pass("random_shift", [
         "each image is its input moved by its own (dy, dx), |dy|, |dx| <= max_shift, zeros coming in",
         "all channels move together; all (2 max_shift + 1)^2 shifts occur over 300 images",
-        "same generator seed -> same batch, another seed -> another; x unchanged; max_shift 0 -> identity"])
+        "same generator seed -> same batch, another seed -> another; x unchanged; max_shift 0 -> identity",
+        _shift_own_work(student)])
 
 
 def grade_random_shift(student: Callable) -> None:
-    """Hidden test: the fixed batches, 4 seeded random ones, and no call to helpers.augment."""
+    """Hidden test: the same rules, the fixed batches and 4 seeded random ones."""
     core.assert_untampered()
-    _check_shift(student, _shift_batches(torch.Generator().manual_seed(55), 4))
-    x = torch.rand(4, 1, 8, 8, dtype=D)
-    core.assert_from_scratch("random_shift", student, Case((x, 1, torch.Generator().manual_seed(0))),
-                             banned_functions=(ref_augment.random_shift, ref_augment.Augment.__call__),
-                             why="Pad with zeros and crop each image yourself.")
+    _check_shift(student, _shift_batches(torch.Generator().manual_seed(0))
+                 + _shift_batches(torch.Generator().manual_seed(55), 4)[4:])
+    _shift_own_work(student)
 
 
 # ===================================================================== the trained model
@@ -750,16 +887,32 @@ def _test_accuracy(model: nn.Module, split) -> float:
     return ref.evaluate(model, loader)[1]
 
 
-def final_model(model, split) -> None:
-    """Self-check of the trained model: its accuracy on the test set of ``split``."""
+def _final_rules(model) -> None:
     if not isinstance(model, nn.Module):
         raise CheckFailure(f"final_model: expected a trained nn.Module, got {type(model).__name__}")
+    if ref.count_parameters(model, trainable_only=False) > 100_000:
+        raise CheckFailure("final_model: keep the model under 100,000 parameters")
+
+
+def final_model(model, split) -> None:
+    """Self-check of the trained model: its accuracy on the test set of ``split``.
+
+    It checks the model this run trained; the graded run trains it again with the fast budget, so the
+    message says which budget this was and what the graded run needs.
+    """
+    from ..device import budget
+
+    _final_rules(model)
     accuracy = _test_accuracy(model, split)
+    ran = (f"this run used the {budget()!r} budget; the graded run trains your cell again with the 'fast' "
+           f"budget (pick(..., fast=...)) and needs test accuracy >= {GRADED_ACCURACY} then")
     if accuracy < GRADED_ACCURACY:
         raise CheckFailure(f"final_model: test accuracy {accuracy:.3f} is below {GRADED_ACCURACY}; train longer, "
-                           "check the learning rate, and make sure the model outputs logits")
+                           f"check the learning rate, and make sure the model outputs logits ({ran})")
     core.report_pass("final_model", [f"test accuracy {accuracy:.3f} >= {GRADED_ACCURACY} on the "
-                                     f"{len(split.y_test)} held-out digits"])
+                                     f"{len(split.y_test)} held-out digits; at most 100,000 parameters", ran,
+                                     "to see what the graded run gets: os.environ['COURSE_BUDGET'] = 'fast', rerun "
+                                     "the training cell and this check, then remove that line"])
 
 
 def grade_final_model(model) -> None:
@@ -767,10 +920,7 @@ def grade_final_model(model) -> None:
     from .. import data
 
     core.assert_untampered()
-    if not isinstance(model, nn.Module):
-        raise CheckFailure(f"final_model: expected a trained nn.Module, got {type(model).__name__}")
-    if ref.count_parameters(model, trainable_only=False) > 100_000:
-        raise CheckFailure("final_model: keep the model under 100,000 parameters")
+    _final_rules(model)
     model = copy.deepcopy(model).cpu().float()
     split = data.load_digits(seed=0)
     accuracy = _test_accuracy(model, split)

@@ -101,13 +101,72 @@ def _compare_lines(got, expected) -> str | None:
     return None if got == expected else "the descriptions differ in length"
 
 
+def _modes(model: nn.Module) -> str:
+    """Each child's mode as the answer left it, read before anything calls ``model.train()`` again."""
+    return "modes: " + ", ".join(f"{n} {'train' if c.training else 'eval'}" for n, c in model.named_children())
+
+
+def _course_answers(*allowed: Callable) -> list[Callable]:
+    """The course's answers to this notebook's exercises (helpers.transfer), but those in ``allowed``."""
+    answers = (ref.freeze, ref.replace_head, ref.extract_features, ref.param_groups, ref.precision_at_k, ref.fine_tune)
+    return [f for f in answers if f not in allowed]
+
+
+def _own_work(name: str, case: Case, *allowed: Callable) -> core.Rule:
+    """The rule: none of the course's own answers is called (``allowed`` ones may be, e.g. ``freeze`` swapped in
+    for ``replace_head``)."""
+    def test(student):
+        core.assert_not_the_course_version(name, student, case, _course_answers(*allowed))
+    return core.Rule("written by you: no call to helpers.transfer", test)
+
+
+class _Recorder:
+    """Stands in for the student's earlier function (``freeze``, ``param_groups``): runs the course's version
+    (so an earlier mistake is not counted twice) and records the arguments of every call."""
+
+    def __init__(self, course: Callable):
+        self.course, self.calls = course, []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+        return self.course(*args, **kwargs)
+
+
+def _uses_own(student: Callable, name: str, earlier: str, course: Callable, run: Callable, expect: Callable) -> str:
+    """Raise unless ``run(student)`` calls the student's own ``earlier`` function as the contract says;
+    ``expect(args, kwargs)`` says whether one call had the right arguments."""
+    recorder = _Recorder(course)
+    with core.swapped_globals(student, **{earlier: recorder}):
+        core.call_student(name, _as(student, lambda: run(student)), Case(()))
+    if not any(expect(a, k) for a, k in recorder.calls):
+        said = "was never called" if not recorder.calls else f"was called with {recorder.calls[0][0][1:]}"
+        raise CheckFailure(f"{name}: the exercise asks you to use your {earlier}(...), but it {said}: call your "
+                           f"own {earlier} (not helpers.transfer's) with the arguments the contract gives")
+    return f"it uses your own {earlier}"
+
+
+def _as(student: Callable, call: Callable) -> Callable:
+    """``call`` (a closure that runs ``student``) marked as the student's, so that ``core.call_student`` reports a
+    "not implemented" stub as such. (Candidate for core: a ``Case`` that calls without copying.)"""
+    call.__wrapped__ = student
+    return call
+
+
+def _Outcome(student: Callable, outcome: Callable) -> Callable:  # noqa: N802 - reads as a type at the call
+    """``outcome(student)``, the student's answer seen through what it did, still unwrapping to the student
+    (so a "not implemented" stub is recognised as the student's own)."""
+    if not callable(student):
+        raise CheckFailure(f"expected a function, got {type(student).__name__}; did you run the cell that defines it?")
+    return _as(student, outcome(student))
+
+
 # ===================================================================== freeze
 def _freeze_outcome(fn: Callable) -> Callable:
     def outcome(model, upto):
         out = fn(model, upto)
         if out is not model:
             return "freeze must return the model it was given (changed in place)"
-        return "\n".join(_describe_children(model))
+        return "\n".join([_modes(model), *_describe_children(model)])
     return outcome
 
 
@@ -149,6 +208,14 @@ def _freeze_weights_only(model, upto):
     return model
 
 
+def _freeze_later_train(model, upto):
+    last = [n for n, _ in model.named_children()].index(upto)
+    for i, child in enumerate(model.children()):
+        child.requires_grad_(i > last)
+        child.train(i > last)
+    return model
+
+
 MISTAKES["freeze"] = [
     Mistake("BatchNorm statistics still updated", "a frozen block must also be put in eval mode (child.eval() or "
             "child.train(False)): requires_grad = False stops the weights, but in train mode BatchNorm still "
@@ -161,6 +228,9 @@ MISTAKES["freeze"] = [
             "trainable", _freeze_everything),
     Mistake("biases left trainable", "freeze every parameter of a frozen block: the BatchNorm scales and biases too, "
             "not only the convolution weights", _freeze_weights_only),
+    Mistake("later blocks put in train mode", "leave the later blocks in the model's mode "
+            "(child.train(model.training)): a model handed over in eval mode stays in eval mode",
+            _freeze_later_train),
 ]
 _FREEZE_MISTAKES = [Mistake(m.name, m.explain, _freeze_outcome(m.fn)) for m in MISTAKES["freeze"]]
 
@@ -175,28 +245,32 @@ def _freeze_cases(count: int = 0) -> list[Case]:
     cases = [Case((_model(0), "block2"), label="freeze block1 and block2 of a model in train mode"),
              Case((_model(1), "block1"), label="freeze block1 only"),
              Case((_frozen_model(2), "block1"), label="a fully frozen model: block2 onwards must become trainable"),
-             Case((_model(3), "pool"), label="freeze the whole backbone (everything but the head)")]
+             Case((_model(3), "pool"), label="freeze the whole backbone (everything but the head)"),
+             Case((_model(4, train=False), "block1"), label="a model handed over in eval mode stays in eval mode")]
     for i in range(count):
         cases.append(Case((_model(10 + i), ref.LAYERS[i % 4]), label=f"random model, upto={ref.LAYERS[i % 4]!r}"))
     return cases
 
 
+FREEZE = core.Exercise(
+    "freeze", _freeze_outcome(ref.freeze), lambda gen: _freeze_cases(0 if gen is None else 4), _FREEZE_MISTAKES,
+    [_own_work("freeze", Case((_model(0), "block2")))],
+    ["blocks up to and including `upto` get requires_grad = False (weights and biases), the rest True",
+     "frozen blocks are in eval mode right after the call and stay so: one training step changes neither their "
+     "weights nor their BatchNorm running statistics",
+     "the later blocks and the head are trainable (also after an earlier call froze them), in the model's mode "
+     "(a model handed over in eval mode stays in eval mode), and change"],
+    compare=_compare_lines, course_versions=[])
+
+
 def freeze(student: Callable) -> None:
     """Self-check of ``freeze(model, upto) -> model``."""
-    core.run_cases("freeze", _freeze_outcome(student), _freeze_outcome(ref.freeze), _freeze_cases(),
-                   _FREEZE_MISTAKES, compare=_compare_lines)
-    core.report_pass("freeze", [
-        "blocks up to and including `upto` get requires_grad = False (weights and biases), the rest True",
-        "frozen blocks stay in eval mode: one training step changes neither their weights nor their "
-        "BatchNorm running statistics",
-        "the later blocks and the head are trainable (also after an earlier call froze them) and change"])
+    FREEZE.check(_Outcome(student, _freeze_outcome))
 
 
 def grade_freeze(student: Callable) -> None:
-    """Hidden test: the self-check's cases plus one per layer name on fresh models."""
-    core.assert_untampered()
-    core.run_cases("freeze", _freeze_outcome(student), _freeze_outcome(ref.freeze), _freeze_cases(4),
-                   _FREEZE_MISTAKES, compare=_compare_lines)
+    """Hidden test: the same rules, the self-check's cases plus one per layer name on fresh models."""
+    FREEZE.grade(_Outcome(student, _freeze_outcome))
 
 
 # ===================================================================== replace_head
@@ -206,7 +280,7 @@ def _head_outcome(fn: Callable) -> Callable:
         out = fn(model, n_classes, freeze_backbone)
         if out is not model:
             return "replace_head must return the model it was given (changed in place)"
-        head = model.head
+        head, modes = model.head, _modes(model)
         if not isinstance(head, nn.Linear):
             kind = f"head: a {type(head).__name__}, not an nn.Linear"
         else:
@@ -215,7 +289,7 @@ def _head_outcome(fn: Callable) -> Callable:
                     f"{'new' if fresh_weights else 'the old'} weights")
         with torch.no_grad():
             logits = copy.deepcopy(model).eval()(_images(2, 12).to(next(model.parameters()).dtype))
-        return "\n".join([kind, f"output shape {tuple(logits.shape)}", *_describe_children(model)])
+        return "\n".join([kind, f"output shape {tuple(logits.shape)}", modes, *_describe_children(model)])
     return outcome
 
 
@@ -250,7 +324,15 @@ def _head_no_eval(model, n_classes, freeze_backbone=True):
     return model
 
 
+def _head_keeps_frozen(model, n_classes, freeze_backbone=True):
+    old = model.head
+    model.head = nn.Linear(old.in_features, n_classes).to(old.weight.dtype)
+    return ref.freeze(model, "pool") if freeze_backbone else model
+
+
 MISTAKES["replace_head"] = [
+    Mistake("earlier freezing kept", "with freeze_backbone=False every parameter must be trainable, also those an "
+            "earlier call froze: model.requires_grad_(True) (full fine-tuning)", _head_keeps_frozen),
     Mistake("backbone left trainable", "the head was replaced but the backbone was left trainable: with "
             "freeze_backbone=True freeze every block before the head (your freeze(model, 'pool'))",
             _head_backbone_trainable),
@@ -270,7 +352,10 @@ _HEAD_MISTAKES = [Mistake(m.name, m.explain, _head_outcome(m.fn)) for m in MISTA
 def _head_cases(count: int = 0) -> list[Case]:
     cases = [Case((_model(0), 5), label="5 target classes, backbone frozen"),
              Case((_model(1), 5), {"freeze_backbone": False}, label="full fine-tuning: everything trainable"),
-             Case((_model(2, classes=4), 2), label="2 target classes")]
+             Case((_model(2, classes=4), 2), label="2 target classes"),
+             Case((ref.freeze(_model(3), "block2"), 4), {"freeze_backbone": False},
+                  label="a partly frozen model, full fine-tuning: every block trainable again"),
+             Case((_model(4, train=False), 3), label="a model handed over in eval mode")]
     for i in range(count):
         cases.append(Case((_model(20 + i, classes=3 + i), 2 + i), {"freeze_backbone": bool(i % 2)},
                           label=f"random model, {2 + i} classes"))
@@ -290,21 +375,32 @@ def _with_freeze(student: Callable, fn: Callable) -> Callable:
     return _with_course(student, fn, freeze=ref.freeze)
 
 
+def _head_uses_freeze(student: Callable) -> str:
+    return _uses_own(student, "replace_head", "freeze", ref.freeze, lambda fn: fn(_model(5), 3),
+                     lambda args, kwargs: (list(args[1:]) + list(kwargs.values()))[:1] == ["pool"])
+
+
+def _check_head(student: Callable, cases: list[Case]) -> str:
+    core.run_cases("replace_head", _with_freeze(student, _Outcome(student, _head_outcome)),
+                   _head_outcome(ref.replace_head), cases, _HEAD_MISTAKES, compare=_compare_lines)
+    core.assert_not_the_course_version("replace_head", _with_freeze(student, student), Case((_model(0), 5)),
+                                       _course_answers(ref.freeze))
+    return _head_uses_freeze(student)
+
+
 def replace_head(student: Callable) -> None:
     """Self-check of ``replace_head(model, n_classes, freeze_backbone=True) -> model``."""
-    core.run_cases("replace_head", _with_freeze(student, _head_outcome(student)), _head_outcome(ref.replace_head),
-                   _head_cases(), _HEAD_MISTAKES, compare=_compare_lines)
+    said = _check_head(student, _head_cases())
     core.report_pass("replace_head", [
         "the head becomes a new nn.Linear(in_features of the old head -> n_classes), same dtype, new weights",
         "freeze_backbone=True: every block before the head is frozen (and in eval mode), the head trainable",
-        "freeze_backbone=False: every parameter trainable (full fine-tuning)"])
+        "freeze_backbone=False: every parameter trainable (full fine-tuning)", said])
 
 
 def grade_replace_head(student: Callable) -> None:
-    """Hidden test: more models and class counts (with the course's freeze in place of the student's)."""
+    """Hidden test: the same rules, more models and class counts (the course's freeze in place of the student's)."""
     core.assert_untampered()
-    core.run_cases("replace_head", _with_freeze(student, _head_outcome(student)), _head_outcome(ref.replace_head),
-                   _head_cases(3), _HEAD_MISTAKES, compare=_compare_lines)
+    _check_head(student, _head_cases(3))
 
 
 # ===================================================================== extract_features
@@ -356,34 +452,44 @@ def _features_reference(model, x, layer="pool"):
     return ref.extract_features(model, x, layer)
 
 
-def _features_structure(student: Callable) -> None:
-    model = _model(7)
-    out = student(model, _images(3), layer="pool")
-    if isinstance(out, torch.Tensor) and out.requires_grad:
-        raise CheckFailure("extract_features: the features still track gradients; compute them under "
-                           "torch.no_grad() (or return .detach()), they are data for a new classifier")
-    if not model.training:
-        raise CheckFailure("extract_features: the model was in train mode and your function left it in eval mode; "
-                           "restore its mode afterwards (was = model.training ... model.train(was))")
+def _features_structure(student: Callable) -> str:
+    handed = [(_model(7), "in train mode"), (_model(8, train=False), "in eval mode"),
+              (ref.freeze(_model(9), "block1"), "in train mode with block1 frozen (in eval mode)")]
+    for model, how in handed:
+        before = (_modes(model), [p.requires_grad for p in model.parameters()])
+        out = core.call_student("extract_features", _as(student, lambda: student(model, _images(3), layer="pool")),
+                                Case(()))
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            raise CheckFailure("extract_features: the features still track gradients; compute them under "
+                               "torch.no_grad() (or return .detach()), they are data for a new classifier")
+        after = (_modes(model), [p.requires_grad for p in model.parameters()])
+        if after != before:
+            raise CheckFailure(f"extract_features: restore its mode: a model handed over {how} must be left as it was: before, "
+                               f"{before[0]}; after, {after[0]}. Remember was_training = model.training and "
+                               "restore it with model.train(was_training) (not model.train())"
+                               + ("" if after[1] == before[1] else "; and do not change requires_grad"))
+    return "the model's mode restored: handed over in train mode, in eval mode, partly frozen"
+
+
+def _check_features(student: Callable, cases: list[Case]) -> str:
+    core.run_cases("extract_features", student, _features_reference, cases, MISTAKES["extract_features"])
+    core.assert_not_the_course_version("extract_features", student, cases[0], _course_answers())
+    return _features_structure(student)
 
 
 def extract_features(student: Callable) -> None:
     """Self-check of ``extract_features(model, x, layer="pool") -> (N, D)``."""
-    core.run_cases("extract_features", student, _features_reference, _features_cases(),
-                   MISTAKES["extract_features"])
-    _features_structure(student)
+    said = _check_features(student, _features_cases())
     core.report_pass("extract_features", [
         "the output of `layer` (children up to and including it), flattened to (N, D): pool -> (N, 4 width), "
         "block3 -> (N, 4 width * H/4 * W/4)",
-        "computed in eval mode (BatchNorm's running statistics), without gradients; the model's mode restored"])
+        "computed in eval mode (BatchNorm's running statistics), without gradients", said])
 
 
 def grade_extract_features(student: Callable) -> None:
-    """Hidden test: random models, layers and image sizes."""
+    """Hidden test: the same rules, random models, layers and image sizes."""
     core.assert_untampered()
-    core.run_cases("extract_features", student, _features_reference,
-                   _features_cases(torch.Generator().manual_seed(7), 5), MISTAKES["extract_features"])
-    _features_structure(student)
+    _check_features(student, _features_cases(torch.Generator().manual_seed(7), 5))
 
 
 # ===================================================================== param_groups
@@ -449,20 +555,22 @@ def _groups_cases(count: int = 0) -> list[Case]:
     return cases
 
 
+PARAM_GROUPS = core.Exercise(
+    "param_groups", _groups_outcome(ref.param_groups), lambda gen: _groups_cases(0 if gen is None else 3),
+    _GROUPS_MISTAKES, [_own_work("param_groups", Case((_model(1), 0.001, 0.01)))],
+    ["two groups an optimizer accepts: the trainable pretrained parameters with lr_backbone, then the head's "
+     "with lr_head", "frozen parameters left out; each parameter in exactly one group"],
+    compare=_compare_lines, course_versions=[])
+
+
 def param_groups(student: Callable) -> None:
     """Self-check of ``param_groups(model, lr_backbone, lr_head) -> [backbone group, head group]``."""
-    core.run_cases("param_groups", _groups_outcome(student), _groups_outcome(ref.param_groups), _groups_cases(),
-                   _GROUPS_MISTAKES, compare=_compare_lines)
-    core.report_pass("param_groups", [
-        "two groups an optimizer accepts: the trainable pretrained parameters with lr_backbone, then the head's "
-        "with lr_head", "frozen parameters left out; each parameter in exactly one group"])
+    PARAM_GROUPS.check(_Outcome(student, _groups_outcome))
 
 
 def grade_param_groups(student: Callable) -> None:
-    """Hidden test: more frozen depths and learning rates."""
-    core.assert_untampered()
-    core.run_cases("param_groups", _groups_outcome(student), _groups_outcome(ref.param_groups), _groups_cases(3),
-                   _GROUPS_MISTAKES, compare=_compare_lines)
+    """Hidden test: the same rules, more frozen depths and learning rates."""
+    PARAM_GROUPS.grade(_Outcome(student, _groups_outcome))
 
 
 # ===================================================================== precision_at_k
@@ -521,19 +629,22 @@ def _pk_cases(gen: torch.Generator | None = None, count: int = 0) -> list[Case]:
     return cases
 
 
+PRECISION = core.Exercise(
+    "precision_at_k", ref.precision_at_k, lambda gen: _pk_cases() + ([] if gen is None else _pk_cases(gen, 8)[4:]),
+    MISTAKES["precision_at_k"], [_own_work("precision_at_k", _pk_cases()[0])],
+    ["a constructed case: two clusters along two directions with different lengths (cosine, not distance), "
+     "k = 1, 2, 3", "the query is never its own answer; precision is hits / k averaged over the queries, a Python "
+     "float"], seed=11)
+
+
 def precision_at_k(student: Callable) -> None:
     """Self-check of ``precision_at_k(features, labels, k) -> float``."""
-    core.run_cases("precision_at_k", student, ref.precision_at_k, _pk_cases(), MISTAKES["precision_at_k"])
-    core.report_pass("precision_at_k", [
-        "a constructed case: two clusters along two directions with different lengths (cosine, not distance), "
-        "k = 1, 2, 3", "the query is never its own answer; precision is hits / k averaged over the queries"])
+    PRECISION.check(student)
 
 
 def grade_precision_at_k(student: Callable) -> None:
-    """Hidden test: the constructed case and seeded random features."""
-    core.assert_untampered()
-    core.run_cases("precision_at_k", student, ref.precision_at_k,
-                   _pk_cases(torch.Generator().manual_seed(11), 8), MISTAKES["precision_at_k"])
+    """Hidden test: the same rules, the constructed case and seeded random features."""
+    PRECISION.grade(student)
 
 
 # ===================================================================== fine_tune
@@ -606,15 +717,58 @@ def _learns(student: Callable) -> None:
         raise CheckFailure("fine_tune: return the History that fit(...) returns")
 
 
-def fine_tune(student: Callable) -> None:
-    """Self-check of ``fine_tune(model, x, y, epochs, lr_backbone, lr_head) -> History``."""
-    core.run_cases("fine_tune", _with_groups(student, _steps_outcome(student)), _steps_outcome(_ft_reference),
-                   _ft_cases(), _FT_MISTAKES, compare=_compare_lines)
+def _ft_loader_arguments(student: Callable) -> str:
+    """The transform is applied to the training batches, which hold 32 images (the contract's loader)."""
+    sizes = []
+
+    def transform(batch):
+        sizes.append(len(batch))
+        return batch
+
+    model = _partly_frozen(0, "block1").float()
+    x, y = _images(40, 12).float(), torch.arange(40) % 3
+    core.call_student("fine_tune", _as(student, lambda: _with_groups(student, student)(
+        model, x, y, 1, lr_backbone=1e-3, lr_head=1e-2, transform=transform)), Case(()))
+    if not sizes:
+        raise CheckFailure("fine_tune: the transform argument was never applied: pass it to the loader, "
+                           "make_loader(x, y, batch_size=32, transform=transform)")
+    if max(sizes) != 32:
+        raise CheckFailure(f"fine_tune: the training batches held up to {max(sizes)} images for 40 images; the "
+                           "contract's loader is make_loader(x, y, batch_size=32, transform=transform)")
+    return "the transform is applied to training batches of 32 images"
+
+
+def _ft_uses_groups(student: Callable) -> str:
+    def run(fn):
+        fn(_partly_frozen(0, "block1").float(), _images(6, 12).float(), torch.arange(6) % 3, 1,
+           lr_backbone=2e-4, lr_head=3e-2)
+
+    return _uses_own(student, "fine_tune", "param_groups", ref.param_groups, run,
+                     lambda args, kwargs: list(args[1:]) + list(kwargs.values()) == [2e-4, 3e-2])
+
+
+def _check_fine_tune(student: Callable) -> list[str]:
+    """The self-check's and the hidden test's rules (the hidden test adds the graded margin)."""
+    if not callable(student):
+        raise CheckFailure(f"fine_tune: expected a function, got {type(student).__name__}")
+    core.run_cases("fine_tune", _with_groups(student, _Outcome(student, _steps_outcome)),
+                   _steps_outcome(_ft_reference), _ft_cases(), _FT_MISTAKES, compare=_compare_lines)
     _with_groups(student, _learns)(student)
+    model = _partly_frozen(0, "block1").float()     # built here: the course's freeze runs outside the recording
+    core.assert_not_the_course_version("fine_tune", lambda: _with_groups(student, student)(
+        model, _images(6, 12).float(), torch.arange(6) % 3, 1), Case(()), _course_answers(ref.param_groups))
+    return [_ft_uses_groups(student), _ft_loader_arguments(student)]
+
+
+def fine_tune(student: Callable) -> None:
+    """Self-check of ``fine_tune(model, x, y, epochs, lr_backbone, lr_head, transform) -> History``."""
+    said = _check_fine_tune(student)
     core.report_pass("fine_tune", [
         "Adam with two learning rates: after one step the pretrained blocks moved by about lr_backbone, the head "
         "by about lr_head, the frozen block not at all",
-        "it trains for `epochs` epochs: 30 epochs fit 16 images and it returns fit's History"])
+        "it trains for `epochs` epochs: 30 epochs fit 16 images and it returns fit's History", *said,
+        f"graded too: fine-tuned at 10 labels per class, the course's pretrained model must beat the from-scratch "
+        f"baseline by {MARGIN:.2f} (run only by the hidden test: it takes a few seconds)"])
 
 
 def grade_fine_tune(student: Callable, margin: float = MARGIN) -> None:
@@ -624,8 +778,7 @@ def grade_fine_tune(student: Callable, margin: float = MARGIN) -> None:
     Returns None: a test cell's last value would count as partial credit in nbgrader.
     """
     core.assert_untampered()
-    core.run_cases("fine_tune", _with_groups(student, _steps_outcome(student)), _steps_outcome(_ft_reference),
-                   _ft_cases(), _FT_MISTAKES, compare=_compare_lines)
+    _check_fine_tune(student)
     record = ref.source_record()["target"]
     test = ref.target_set(60, ref.TARGET_TEST_SEED)            # 300 held-out target images, to stay fast
     accuracy = _with_groups(student, ref.target_trial)(

@@ -34,6 +34,12 @@ def conv2d_backward(dout, x, w, stride=1, padding=0):
     return torch.autograd.grad(y, (x, w, b), dout)
 '''
 
+# an answer that calls the course's own implementation (issue 21): never an answer
+COURSE_CALL = """
+def {name}({args}):
+    return backprop.{name}({call})
+"""
+
 SCATTER = "g = torch.zeros_like(window).scatter_(2, winner, dout[:, :, i, j, None])"
 MAX_ADD = "dx[:, :, i * s:i * s + k, j * s:j * s + k] += g.reshape(N, C, k, k)"
 
@@ -43,6 +49,8 @@ MUTANTS: list[Mutant] = [
     M("relu_backward", "mask from dout", ("dout * (x > 0)", "dout * (dout > 0)"), explains="not from the gradient dout"),
     M("relu_backward", "mask only", ("dout * (x > 0)", "(x > 0).to(dout.dtype)"), explains="multiply the mask by dout"),
     M("relu_backward", "forward instead", ("dout * (x > 0)", "x * (x > 0)")),
+    M("relu_backward", "calls helpers.backprop", source=COURSE_CALL.format(name="relu_backward", args="dout, x", call="dout, x"),
+      explains="the course's own"),
     # ---- conv2d_backward
     M("conv2d_backward", "kernel not rotated", source=FULL_CONVOLUTION_UNROTATED, explains="rotated 180 degrees"),
     M("conv2d_backward", "dw overwritten", ("dw += torch.einsum", "dw = torch.einsum"),
@@ -59,6 +67,11 @@ MUTANTS: list[Mutant] = [
     M("conv2d_backward", "db of the first image", ("db = dout.sum(dim=(0, 2, 3))", "db = dout[0].sum(dim=(1, 2))"),
       explains="db sums dout over the batch"),
     M("conv2d_backward", "autograd", source=AUTOGRAD, explains="autograd (.backward(), torch.autograd)"),
+    M("conv2d_backward", "dx ignores the stride", ("dxp[:, :, i * s:i * s + kh, j * s:j * s + kw] +=", "dxp[:, :, i:i + kh, j:j + kw] +="),
+      explains="dx ignores the stride"),
+    M("conv2d_backward", "calls helpers.backprop", source=COURSE_CALL.format(name="conv2d_backward", args="dout, x, w, stride=1, padding=0",
+                                                                          call="dout, x, w, stride, padding"),
+      explains="the course's own"),
     # ---- max_pool2d_backward
     M("max_pool2d_backward", "to every cell", (SCATTER, "g = dout[:, :, i, j, None].expand_as(window)"),
       explains="to the winning unit only"),
@@ -70,6 +83,9 @@ MUTANTS: list[Mutant] = [
     M("max_pool2d_backward", "overlaps overwritten", (MAX_ADD, MAX_ADD.replace("+=", "=")), explains="add their gradients"),
     M("max_pool2d_backward", "stride defaults to 1", ("s = k if stride is None else stride", "s = 1 if stride is None else stride"),
       explains="stride=None means stride = kernel_size"),
+    M("max_pool2d_backward", "calls helpers.backprop",
+      source=COURSE_CALL.format(name="max_pool2d_backward", args="dout, x, kernel_size, stride=None",
+                                call="dout, x, kernel_size, stride"), explains="the course's own"),
     # ---- avg_pool2d_backward
     M("avg_pool2d_backward", "not divided", (" / (k * k)", ""), explains="dx = dout / k^2"),
     M("avg_pool2d_backward", "divided by k", ("/ (k * k)", "/ k"), explains="not by k"),
@@ -81,6 +97,12 @@ MUTANTS: list[Mutant] = [
     M("conv_matrix", "kernel flipped", ("= w[m, n]", "= w[kh - 1 - m, kw - 1 - n]"), explains="cross-correlation"),
     M("conv_matrix", "rows stepped by the output width", ("(i + m) * width + (j + n)", "(i + m) * w_out + (j + n)"),
       explains="step rows by the INPUT width"),
+    M("conv_matrix", "float32 always", ("C = w.new_zeros(h_out * w_out, height * width)",
+                                        "C = torch.zeros(h_out * w_out, height * width, dtype=torch.float32)"),
+      explains="C must have the dtype of w"),
+    M("conv_matrix", "calls helpers.backprop", source=COURSE_CALL.format(name="conv_matrix", args="w, height, width",
+                                                                      call="w, height, width"),
+      explains="the course's own"),
     M("conv_matrix", "square input assumed", ("h_out, w_out = height - kh + 1, width - kw + 1",
                                               "h_out, w_out = height - kh + 1, height - kh + 1")),
     # ---- numerical_gradient
@@ -88,6 +110,8 @@ MUTANTS: list[Mutant] = [
       ("/ (2 * eps)", "/ eps"), explains="use the centred difference"),
     M("numerical_gradient", "divided by eps", ("/ (2 * eps)", "/ eps"), explains="divide by 2 * eps"),
     M("numerical_gradient", "x not restored", ("        flat_x[i] = old\n        flat_grad", "        flat_grad")),
+    M("numerical_gradient", "eps ignored", ("def numerical_gradient(f, x, eps=1e-6):", "def numerical_gradient(f, x, eps=1e-6):\n    eps = 1e-6"),
+      explains="eps argument was ignored"),
     M("numerical_gradient", "autograd", source='''
 def numerical_gradient(f, x, eps=1e-6):
     x = x.clone().requires_grad_()
@@ -102,5 +126,14 @@ def numerical_gradient(f, x, eps=1e-6):
       ("conv2d_backward(dout, x, w, ctx.stride, ctx.padding)", "conv2d_backward(dout, x, w)"),
       explains="stride and padding that forward saved"),
     M("Conv2dFn", "three gradients only", ("return dx, dw, db, None, None", "return dx, dw, db")),
+    M("Conv2dFn", "backward with torch.nn.grad",
+      ("dx, dw, db = conv2d_backward(dout, x, w, ctx.stride, ctx.padding)",
+       "dx = torch.nn.grad.conv2d_input(x.shape, w, dout, ctx.stride, ctx.padding)\n"
+       "        dw = torch.nn.grad.conv2d_weight(x, w.shape, dout, ctx.stride, ctx.padding)\n"
+       "        db = dout.sum(dim=(0, 2, 3))"), explains="never called your conv2d_backward"),
+    M("Conv2dFn", "the course's Function", source="""
+class Conv2dFn(backprop.Conv2dFunction):
+    pass
+""", explains="course's helpers.backprop.Conv2dFunction"),
     M("Conv2dFn", "forward without the bias", ("F.conv2d(x, w, b, stride", "F.conv2d(x, w, None, stride")),
 ]

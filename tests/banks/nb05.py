@@ -27,6 +27,13 @@ MUTANTS: list[Mutant] = [
 def softmax_cross_entropy(logits, targets):
     return F.cross_entropy(logits, targets)
 ''', explains="from scratch"),
+    M("softmax_cross_entropy", "F.log_softmax", ("log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()",
+                                                 "log_probs = F.log_softmax(logits, dim=1)"), explains="from scratch"),
+    M("softmax_cross_entropy", "log of softmax", ("log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()",
+                                                  "log_probs = (shifted.exp() / shifted.exp().sum(dim=1, keepdim=True)).log()"),
+      explains="log-sum-exp trick"),
+    M("softmax_cross_entropy", "one max for the batch", ("logits.max(dim=1, keepdim=True).values", "logits.max()"),
+      explains="each ROW's maximum"),
     # ---- build_cnn
     M("build_cnn", "softmax at the end", ("nn.Linear(64, 10))", "nn.Linear(64, 10), nn.Softmax(dim=1))"),
       explains="the model must return logits"),
@@ -35,6 +42,10 @@ def softmax_cross_entropy(logits, targets):
       explains="followed by a ReLU"),
     M("build_cnn", "flatten size", ("nn.Linear(128, 64)", "nn.Linear(512, 64)"), explains="32 * 2 * 2 = 128"),
     M("build_cnn", "dropout hard-coded", ("nn.Dropout(dropout)", "nn.Dropout(0.5)"), explains="use the dropout argument"),
+    M("build_cnn", "calls helpers.training", source='''
+def build_cnn(dropout=0.25):
+    return training.digits_cnn(dropout)
+''', explains="course's own"),
     # ---- train_one_epoch
     M("train_one_epoch", "no zero_grad", ("        optimizer.zero_grad()\n", ""), explains="optimizer.zero_grad()"),
     M("train_one_epoch", "no model.train()", ("    model.train()\n", ""), explains="call model.train()"),
@@ -45,6 +56,14 @@ def softmax_cross_entropy(logits, targets):
     M("train_one_epoch", "no step", ("        optimizer.step()\n", ""), explains="call optimizer.step()"),
     M("train_one_epoch", "accuracy as a count", ("return total_loss / seen, correct / seen", "return total_loss / seen, correct"),
       explains="fraction of correct predictions"),
+    M("train_one_epoch", "batches not moved", ("        x, y = x.to(device), y.to(device)\n", ""),
+      explains="moved to the model's device"),
+    M("train_one_epoch", "loss as a tensor", ("total_loss += loss.item() * len(y)", "total_loss += loss.detach() * len(y)"),
+      explains="Python float"),
+    M("train_one_epoch", "calls helpers.training", source='''
+def train_one_epoch(model, loader, loss_fn, optimizer):
+    return training.train_epoch(model, loader, loss_fn, optimizer)
+''', explains="course's own"),
     # ---- evaluate
     M("evaluate", "model.eval() forgotten", ("    model.eval()\n", ""), explains="call model.eval()"),
     M("evaluate", "mode not restored", ("    model.train(was_training)\n", ""), explains="restore it with model.train"),
@@ -53,6 +72,9 @@ def softmax_cross_entropy(logits, targets):
 def evaluate(model, loader, loss_fn):
     return training.evaluate(model, loader, loss_fn)
 ''', explains="yourself"),
+    M("evaluate", "batches not moved", ("            x, y = x.to(device), y.to(device)\n", ""),
+      explains="moved to the model's device"),
+    M("evaluate", "always back in train mode", ("model.train(was_training)", "model.train()"), explains="not model.train()"),
     # ---- EarlyStopping
     M("EarlyStopping", "patience counter never reset",
       ("self.best_loss, self.best_epoch, self.counter = val_loss, self.epoch, 0",
@@ -65,6 +87,13 @@ def evaluate(model, loader, loss_fn):
       explains="counter >= patience"),
     M("EarlyStopping", "ties improve", ("if val_loss < self.best_loss - self.min_delta:", "if val_loss <= self.best_loss - self.min_delta:"),
       explains="use <, not <="),
+    M("EarlyStopping", "relative min_delta", ("if val_loss < self.best_loss - self.min_delta:",
+                                              "if val_loss < self.best_loss * (1 - self.min_delta):"),
+      explains="min_delta is an absolute amount"),
+    M("EarlyStopping", "the course's class", source='''
+class EarlyStopping(training.EarlyStopping):
+    pass
+''', explains="derives from the course's"),
     # ---- random_shift
     M("random_shift", "wraps around", source='''
 def random_shift(x, max_shift, generator):
@@ -78,6 +107,10 @@ def random_shift(x, max_shift, generator):
     M("random_shift", "range one short", ("torch.randint(0, 2 * max_shift + 1,", "torch.randint(0, 2 * max_shift,"),
       explains="the upper end is excluded"),
     M("random_shift", "generator ignored", ("(n, 2), generator=generator)", "(n, 2))"), explains="generator argument"),
+    M("random_shift", "calls helpers.augment", source='''
+def random_shift(x, max_shift, generator):
+    return augment.random_shift(x, max_shift, generator)
+''', explains="from scratch"),
     # ---- final_model
     M("final_model", "not trained", ("epochs=pick(full=30, fast=10)", "epochs=0")),
     M("final_model", "learning rate far too high", ("lr=3e-3", "lr=5.0")),

@@ -43,6 +43,14 @@ def count_parameters(model, trainable_only=False):
     M("conv_multiplications", "stride ignored", (" // stride + 1", " + 1"), explains="the stride was ignored"),
     M("conv_multiplications", "kernel not squared", ("kernel_size * kernel_size * c_in", "kernel_size * c_in"),
       explains="K * K weights per input channel"),
+    M("conv_multiplications", "ceil", ("(h + 2 * padding - kernel_size) // stride + 1", "-(-(h + 2 * padding - kernel_size) // stride) + 1"),
+      ("(w + 2 * padding - kernel_size) // stride + 1", "-(-(w + 2 * padding - kernel_size) // stride) + 1"),
+      explains="rounds DOWN"),
+    M("conv_multiplications", "true division", (" // stride + 1", " / stride + 1"), explains="floor division"),
+    M("conv_multiplications", "calls helpers.inspect_models", source='''
+def conv_multiplications(in_shape, out_channels, kernel_size, stride=1, padding=0):
+    return inspect_models.conv_multiplications(in_shape, out_channels, kernel_size, stride, padding)
+''', explains="helpers.models and helpers.inspect_models"),
     # ---- lenet5
     M("lenet5", "max pooling", ("nn.AvgPool2d(2)", "nn.MaxPool2d(2)"), explains="LeNet-5 pools by averaging"),
     M("lenet5", "ReLU", ("nn.Tanh()", "nn.ReLU()"), explains="LeNet-5 uses tanh"),
@@ -50,6 +58,10 @@ def count_parameters(model, trainable_only=False):
       explains="valid (no padding)"),
     M("lenet5", "no activation between the linear layers", ("nn.Linear(16 * 5 * 5, 120), nn.Tanh(),", "nn.Linear(16 * 5 * 5, 120),"),
       ("nn.Linear(120, 84), nn.Tanh(),", "nn.Linear(120, 84),"), explains="collapse into one"),
+    M("lenet5", "calls helpers.models", source='''
+def lenet5():
+    return models.lenet5()
+''', explains="helpers.models and helpers.inspect_models"),
     # ---- ResidualBlock
     M("ResidualBlock", "ReLU before the addition", ("return torch.relu(z + self.shortcut(a))",
                                                     "return torch.relu(z) + self.shortcut(a)"),
@@ -65,6 +77,10 @@ def count_parameters(model, trainable_only=False):
       ("3, stride=1, padding=1", "3, stride=1, padding=0"), explains="keep the size with padding=1"),
     M("ResidualBlock", "biases on the convolutions", ("padding=1, bias=False)", "padding=1)"),
       explains="have no bias (bias=False)"),
+    M("ResidualBlock", "the course's class", source='''
+class ResidualBlock(models.ResidualBlock):
+    pass
+''', explains="helpers.models and helpers.inspect_models"),
     # ---- Inception
     M("Inception", "concatenated along the batch", ("], dim=1)", "], dim=0)"), explains="concatenate along the channels, dim=1"),
     M("Inception", "pooling stride defaults to 3", ("nn.MaxPool2d(3, stride=1, padding=1)", "nn.MaxPool2d(3, padding=1)"),

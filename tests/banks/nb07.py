@@ -39,6 +39,12 @@ def freeze(model, upto):
             child.eval()
     return model
 '''),
+    M("freeze", "calls helpers.transfer", source='''
+def freeze(model, upto):
+    return transfer.freeze(model, upto)
+''', explains="course's own"),
+    M("freeze", "later blocks put in train mode", ("child.train(model.training and not frozen)", "child.train(not frozen)"),
+      explains="a model handed over in eval mode stays in eval mode"),
     # ---- replace_head
     M("replace_head", "backbone left trainable", ('        freeze(model, "pool")\n', "        pass\n"),
       explains="the backbone was left trainable"),
@@ -54,6 +60,9 @@ def freeze(model, upto):
       ('        freeze(model, "pool")\n',
        "        for child in list(model.children())[:-1]:\n            child.requires_grad_(False)\n"),
       explains="must be in eval mode too"),
+    M("replace_head", "earlier freezing kept", ("    model.requires_grad_(True)\n", ""), explains="every parameter must be trainable"),
+    M("replace_head", "the course's freeze", ('freeze(model, "pool")', 'transfer.freeze(model, "pool")'),
+      explains="use your freeze"),
     # ---- extract_features
     M("extract_features", "taken after the head", ("[:names.index(layer) + 1]", "[:names.index(layer) + 2]"),
       explains="the layer after `layer`"),
@@ -61,6 +70,12 @@ def freeze(model, upto):
     M("extract_features", "not flattened", ("return h.flatten(1)", "return h"), explains="flatten each image"),
     M("extract_features", "gradients tracked", NO_GRAD_LOOP, explains="still track gradients"),
     M("extract_features", "mode not restored", ("    model.train(was_training)\n", ""), explains="restore its mode"),
+    M("extract_features", "always back in train mode", ("model.train(was_training)", "model.train()"),
+      explains="restore it with model.train(was_training)"),
+    M("extract_features", "calls helpers.transfer", source='''
+def extract_features(model, x, layer="pool"):
+    return transfer.extract_features(model, x, layer)
+''', explains="course's own"),
     # ---- precision_at_k
     M("precision_at_k", "query included", ('    similarity.fill_diagonal_(float("-inf"))\n', ""),
       explains="the query itself was retrieved"),
@@ -75,6 +90,7 @@ def precision_at_k(features, labels, k):
 '''),
     M("precision_at_k", "hits not divided by k", (".float().mean().item()", ".float().sum(dim=1).mean().item()"),
       explains="divide the count by k"),
+    M("precision_at_k", "returns a tensor", (".float().mean().item()", ".float().mean()"), explains="Python float"),
     # ---- param_groups
     M("param_groups", "one learning rate", explains="one learning rate for all", source='''
 def param_groups(model, lr_backbone, lr_head):
@@ -86,6 +102,10 @@ def param_groups(model, lr_backbone, lr_head):
       explains="exactly one group"),
     M("param_groups", "frozen included", ("if p.requires_grad and id(p) not in head_ids", "if id(p) not in head_ids"),
       explains="leave frozen parameters"),
+    M("param_groups", "calls helpers.transfer", source='''
+def param_groups(model, lr_backbone, lr_head):
+    return transfer.param_groups(model, lr_backbone, lr_head)
+''', explains="course's own"),
     # ---- fine_tune
     M("fine_tune", "one learning rate", (ADAM, "torch.optim.Adam(model.parameters(), lr=lr_head)"),
       explains="not one learning rate for all"),
@@ -95,4 +115,8 @@ def param_groups(model, lr_backbone, lr_head):
     M("fine_tune", "head only", (ADAM, "torch.optim.Adam(model.head.parameters(), lr=lr_head)"),
       explains="did not move"),
     M("fine_tune", "one epoch", ("epochs=epochs", "epochs=1"), explains="did it train for `epochs` epochs"),
+    M("fine_tune", "the course's param_groups", ("Adam(param_groups(", "Adam(transfer.param_groups("),
+      explains="use your param_groups"),
+    M("fine_tune", "transform dropped", (", transform=transform)", ")"), explains="transform argument was never applied"),
+    M("fine_tune", "batches of 64", ("batch_size=32", "batch_size=64"), explains="batch_size=32"),
 ]
