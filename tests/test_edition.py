@@ -1,0 +1,202 @@
+"""The student edition (``cnn-course student-edition OUT``): holds no answer, and its self-checks work.
+
+- leak: no file of the edition shares a run of 12 tokens (names and literals kept, whitespace and
+  comments dropped) with a solution block, a hidden test, a bank's wrong answer or the body of a
+  graded function of the instructor's ``helpers/``; no ``grade_*`` code, banks or instructor tools;
+- the self-checks, with only stored expected values, accept the instructor's answers and reject the
+  bank's wrong answers (naming the mistake where the bank says what it explains);
+- round trip: answers typed into the edition's notebook earn full marks from the instructor's
+  grading, and its untouched release earns 0.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tokenize
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers.instructor.edition import answer_names, build, student_checks
+from nbgrading import REPO, CourseRoot, cells_by_id, filled_release, notebook_path, solution_sources
+from banks import BANKS
+
+WINDOW = 12
+ASSIGNMENTS = sorted(BANKS)
+_BLOCK = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
+_SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
+         tokenize.ENDMARKER}
+
+
+@pytest.fixture(scope="module")
+def edition(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("edition") / "students")
+
+
+def tokens(source: str) -> list[str]:
+    """The token strings of ``source`` without layout and comments (``x = f( a )  # c`` -> x = f ( a ))."""
+    out = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type not in _SKIP:
+                out.append(tok.string)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass  # a fragment: the tokens read so far
+    return out
+
+
+def grams(seq: list[str], n: int = WINDOW) -> set[tuple[str, ...]]:
+    return {tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)}
+
+
+def _sources(root: Path):
+    """``(relative path, code)`` of every text file of ``root`` (a notebook's code cells joined)."""
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix in (".pt", ".pyc"):
+            continue
+        if path.suffix == ".ipynb":
+            nb = nbformat.read(path, as_version=4)
+            yield path, "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        else:
+            yield path, path.read_text(errors="replace")
+
+
+def _secrets() -> dict[str, list[str]]:
+    """What a student must not find: ``label -> tokens``."""
+    found = {}
+    for path in sorted((REPO / "solutions").glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for kind, block in _BLOCK.findall(cell.source):
+                found[f"{path.stem} {cell.metadata.get('nbgrader', {}).get('grade_id')} {kind}"] = tokens(
+                    "\n".join(line.strip() for line in block.splitlines()))
+    for assignment, mutants in BANKS.items():
+        answers = solution_sources(assignment)
+        for m in mutants:
+            found[f"bank {m.student}"] = tokens(m.apply(answers[m.cell]))
+    graded = answer_names()
+    for path in sorted((REPO / "helpers").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in graded:
+                body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+                code = "\n".join(ast.unparse(stmt) for stmt in body)
+                found[f"helpers/{path.name}:{node.name}"] = tokens(code)
+    return found
+
+
+def test_no_file_of_the_edition_holds_an_answer_a_hidden_test_or_a_wrong_answer(edition):
+    seen: dict[tuple[str, ...], Path] = {}
+    for path, code in _sources(edition.root):
+        for gram in grams(tokens(code)):
+            seen.setdefault(gram, path)
+    leaks = []
+    for label, seq in _secrets().items():
+        if len(seq) < 6:
+            continue  # a one-liner such as `return x`: nothing to give away
+        n = min(WINDOW, len(seq))
+        hits = [g for g in grams(seq, n) if g in seen and n == WINDOW or (n < WINDOW and g in _short(seen, n))]
+        if hits:
+            leaks.append(f"{label}: {' '.join(hits[0])!r} in {seen.get(hits[0], '?')}")
+    assert not leaks, "the student edition holds answers:\n" + "\n".join(leaks)
+
+
+_SHORT: dict[int, set] = {}
+
+
+def _short(seen: dict, n: int) -> set:
+    """The n-grams (n < WINDOW) of the edition, built on first use from the 12-grams' prefixes."""
+    if n not in _SHORT:
+        _SHORT[n] = {g[:n] for g in seen} | {g[WINDOW - n:] for g in seen}
+    return _SHORT[n]
+
+
+def test_the_edition_has_no_grading_code_banks_or_instructor_tools(edition):
+    root = edition.root
+    assert sorted(p.name for p in root.iterdir()) == [".gitignore", "README.md", "binder", "course", "helpers",
+                                                      "pyproject.toml"]
+    assert not (root / "helpers" / "instructor").exists()
+    for path, code in _sources(root):
+        assert not re.search(r"\bdef grade_|\bgrade_\w+\(|HIDDEN TESTS|MUTANTS|BEGIN SOLUTION", code), path
+        assert "def grade(" not in code, path
+    assert not list(root.rglob("gradebook.db"))
+
+
+def test_the_edition_keeps_the_release_and_the_binder_files(edition):
+    for path in (REPO / "course").rglob("*.ipynb"):
+        assert (edition.root / path.relative_to(REPO)).read_bytes() == path.read_bytes()
+    for path in (REPO / "binder").iterdir():
+        assert (edition.root / "binder" / path.name).read_bytes() == path.read_bytes()
+    assert "binder/postBuild" in (edition.root / "README.md").read_text()
+    assert "cnn-course =" not in (edition.root / "pyproject.toml").read_text()  # no instructor command
+
+
+def test_grading_code_mistakes_and_lambda_references_are_removed_from_a_checks_module():
+    source = '''from . import core
+def _wrong(x):
+    return x + 1
+def _cases(gen):
+    return []
+EX = Exercise("f", lambda x: x * 2, _cases, [Mistake("plus one", "adds one", _wrong)])
+def f(student):
+    EX.check(student)
+def grade_f(student):
+    EX.grade(student)
+'''
+    out = student_checks(source, "toy")
+    assert "grade_f" not in out and "_wrong" not in out and "x * 2" not in out
+    assert 'Exercise("f", None, _cases, [Mistake("plus one", "adds one", None)])' in out
+    assert "core.use_stored(globals(), 'toy')" in out
+
+
+def _job(edition, assignment: str) -> dict:
+    release = nbformat.read(notebook_path(edition.root / "course", assignment), as_version=4)
+    answers = solution_sources(assignment)
+    cells = []
+    for cell in release.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or "grade_id" not in meta:
+            continue
+        if meta.get("solution"):
+            cells.append({"kind": "answer", "gid": meta["grade_id"], "source": answers[meta["grade_id"]]})
+        elif meta.get("grade"):
+            cells.append({"kind": "test", "gid": meta["grade_id"], "source": cell.source})
+    setup = next(c.source for c in release.cells if c.cell_type == "code")
+    mutants = [{"cell": m.cell, "student": m.student, "explains": m.explains, "source": m.apply(answers[m.cell])}
+               for m in BANKS[assignment] if not m.hidden_only]
+    return {"setup": setup, "cells": cells, "mutants": mutants}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS[:3])
+def test_the_editions_self_checks_accept_the_answers_and_reject_the_bank(edition, assignment, tmp_path):
+    (tmp_path / "job.json").write_text(json.dumps(_job(edition, assignment)))
+    env = {**os.environ, "PYTHONPATH": str(edition.root), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    env.pop("NBGRADER_EXECUTION", None)
+    proc = subprocess.run([sys.executable, str(Path(__file__).parent / "edition_driver.py"), str(tmp_path / "job.json"),
+                           str(tmp_path / "result.json")], cwd=edition.root, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert Path(result["helpers"]).is_relative_to(edition.root)
+    assert not result["failures"], result["failures"]
+    assert not result["passed_wrong"], f"the self-checks let these wrong answers through: {result['passed_wrong']}"
+    assert not result["unexplained"], "\n".join(result["unexplained"])
+
+
+@pytest.mark.grading
+def test_answers_written_in_the_edition_earn_full_marks_from_the_instructors_grading(edition, tmp_path):
+    assignment = ASSIGNMENTS[0]
+    root = CourseRoot.create(tmp_path, assignment)
+    release = nbformat.read(notebook_path(edition.root / "course", assignment), as_version=4)
+    root.submit("student", filled_release(release, solution_sources(assignment)))
+    root.submit("untouched", release)
+    scores = root.autograde_all(workers=2)
+    tests = {gid: s for gid, s in scores["student"].items() if gid.startswith("test_")}
+    assert tests and all(score == top for score, top in tests.values()), tests
+    assert all(score == 0 for gid, (score, _) in scores["untouched"].items() if gid.startswith("test_"))
+    assert set(cells_by_id(release)) >= set(tests)
