@@ -561,7 +561,7 @@ def derives_from(cls, course_class: type) -> bool:
     for base in getattr(cls, "__mro__", ()):
         try:
             found.append((base.__qualname__, os.path.realpath(inspect.getfile(base))))
-        except TypeError:   # builtins have no file
+        except (TypeError, OSError):   # builtins and classes defined in a notebook have no file
             continue
     return where in found
 
