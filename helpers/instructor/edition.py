@@ -70,15 +70,15 @@ def build(out: Path, repo: Path = REPO) -> Edition:
     shutil.copytree(repo / "binder", out / "binder", ignore=_IGNORED)
     for name in ("README.md", "pyproject.toml", ".gitignore"):
         shutil.copy(TEMPLATES / name.lstrip("."), out / name)
-    _library(repo / "helpers", out / "helpers", answer_names(repo), edition)
+    _library(repo / "helpers", out / "helpers", set(answer_names(repo)), edition)
     _checks(repo / "helpers" / "checks", out / "helpers" / "checks", edition)
     return edition
 
 
 # ------------------------------------------------------------------------- graded names
-def answer_names(repo: Path = REPO) -> set[str]:
-    """Every top-level function or class a solution cell of ``repo/solutions`` defines."""
-    names = set()
+def answer_names(repo: Path = REPO) -> dict[str, str]:
+    """Every top-level function or class a solution cell of ``repo/solutions`` defines -> its assignment."""
+    names = {}
     for path in sorted((repo / "solutions").glob("*/*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
@@ -86,7 +86,8 @@ def answer_names(repo: Path = REPO) -> set[str]:
                     tree = ast.parse(cell.source)
                 except SyntaxError:
                     continue
-                names |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+                names.update({n.name: path.parent.name for n in tree.body
+                              if isinstance(n, (ast.FunctionDef, ast.ClassDef))})
     return names
 
 

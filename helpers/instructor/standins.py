@@ -24,18 +24,18 @@ def _pad(x, M, mode="zero"):
         raise ValueError(f"pad: mode must be 'zero', 'replicate' or 'reflect', got {mode!r}")
     flat = x.reshape(-1, 1, x.shape[-1])  # F.pad's replicate/reflect want a (batch, channel, length) input
     padded = F.pad(flat, (M, M), mode="constant" if mode == "zero" else mode)
-    return padded.reshape(*x.shape[:-1], x.shape[-1] + 2 * M)
+    return padded.reshape(x.shape[:-1] + padded.shape[-1:])
 
 
 def _conv1d(x, w, mode="same", padding="zero", flip=True):
     """``conv1d`` with ``F.conv1d``, which the from-scratch rule of conv1d refuses."""
     import torch.nn.functional as F
 
-    M = (w.shape[0] - 1) // 2
-    P = {"valid": 0, "same": M, "full": 2 * M}[mode]
-    xp = pad(x, P, padding) if P else x  # noqa: F821 (the module's own pad, the stand-in above)
-    y = F.conv1d(xp.reshape(-1, 1, xp.shape[-1]), (w.flip(0) if flip else w).reshape(1, 1, -1))
-    return y.reshape(*x.shape[:-1], y.shape[-1])
+    kernel = w.flip(-1) if flip else w
+    extra = ("valid", "same", "full").index(mode) * (len(w) // 2)  # samples added on each side
+    signal = pad(x, extra, padding) if extra else x  # noqa: F821 (the module's own pad, the stand-in above)
+    y = F.conv1d(signal.reshape(-1, 1, signal.shape[-1]), kernel.reshape(1, 1, -1))
+    return y.reshape(x.shape[:-1] + y.shape[-1:])
 
 
 def _conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, flip=False):
@@ -49,10 +49,8 @@ def _pool2d(x, kernel_size, stride=None, padding=0, mode="max"):
     """``pool2d_naive``/``pool2d`` with ``F.max_pool2d``/``F.avg_pool2d``, which their rules refuse."""
     import torch.nn.functional as F
 
-    if mode not in ("max", "avg"):
-        raise ValueError(f"pool2d: mode must be 'max' or 'avg', got {mode!r}")
-    pool = F.max_pool2d if mode == "max" else F.avg_pool2d
-    return pool(x, kernel_size, kernel_size if stride is None else stride, padding)
+    pools = {"max": F.max_pool2d, "avg": F.avg_pool2d}
+    return pools[mode](x, kernel_size, kernel_size if stride is None else stride, padding)
 
 
 STANDINS = {
