@@ -226,16 +226,28 @@ def stored_outputs(module: str) -> tuple[dict, list[str]]:
                  "expected": [case.call(ex.reference) for case in cases],
                  "mistake_names": [m.name for m in ex.mistakes],
                  "mistakes": [[_outcome(case, m.fn) for case in cases] for m in ex.mistakes]}
-        buffer = io.BytesIO()
-        try:
-            torch.save(entry, buffer)
-            buffer.seek(0)
-            torch.load(buffer, weights_only=True)
-        except Exception:
+        if not _storable(entry):
             unstored.append(f"{module}.{key}")
             continue
+        # the inputs too, where they are plain data: a case built with a course function (the
+        # directional kernels as edge_histogram's input) then needs no answer in the student edition
+        inputs = [(case.args, case.kwargs, case.label) for case in cases]
+        if _storable(inputs):
+            entry["cases"] = inputs
         table[key] = entry
     return table, unstored
+
+
+def _storable(value) -> bool:
+    """Whether ``value`` survives ``torch.save`` and a ``torch.load(weights_only=True)`` (plain data)."""
+    buffer = io.BytesIO()
+    try:
+        torch.save(value, buffer)
+        buffer.seek(0)
+        torch.load(buffer, weights_only=True)
+    except Exception:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------- step 3: the checks

@@ -39,7 +39,10 @@ def _run_stored(self: Exercise, student: Callable, gen: torch.Generator | None) 
         raise CheckFailure(f"{self.name}: expected a function, got {type(student).__name__}; "
                            "did you run the cell that defines it?")
     stored = getattr(self, "stored", None)
-    cases = self.cases(None)
+    if stored is not None and "cases" in stored:  # the inputs were stored too (plain data)
+        cases = [Case(args, kwargs, label) for args, kwargs, label in stored["cases"]]
+    else:
+        cases = self.cases(None)
     if stored is None or [case.show() for case in cases] != stored["shows"]:
         raise RuntimeError(f"{self.name}: the stored expected values do not match this self-check's cases; "
                            "the student edition is out of date (ask your instructor to rebuild it)")
@@ -60,3 +63,30 @@ def _run_stored(self: Exercise, student: Callable, gen: torch.Generator | None) 
 
 
 Exercise._run = _run_stored
+
+
+# A check that binds the course's version of an earlier exercise (``pad`` while ``conv1d`` is
+# checked, the course's features while the shape classifier is) gets its library stand-in here;
+# where this edition has no stand-in, only a stub, the student's own version is used instead.
+_STUB = "the student edition does not include the course's answer"
+_swapped_globals_with_the_course = swapped_globals
+
+
+def _ours_else_yours(ours: Callable, yours: Callable) -> Callable:
+    def call(*args, **kwargs):
+        try:
+            return ours(*args, **kwargs)
+        except NotImplementedError as exc:
+            if _STUB not in str(exc):
+                raise
+            return yours(*args, **kwargs)
+    return call
+
+
+def swapped_globals(fn: Callable, **names: Any):  # noqa: F811 (the student edition's version)
+    """Like the instructor's: bind ``names`` in ``fn``'s globals, falling back to the student's own
+    function where the course's is a stub in this edition."""
+    namespace = getattr(fn, "__globals__", None) or {}
+    names = {k: _ours_else_yours(v, namespace[k]) if callable(v) and callable(namespace.get(k)) else v
+             for k, v in names.items()}
+    return _swapped_globals_with_the_course(fn, **names)
