@@ -60,7 +60,7 @@ def main(job_path: str, result_path: str) -> None:
         if error is None:
             passed_wrong.append(mutant["student"])
         elif mutant["explains"] and mutant["explains"] not in printed + error and _STUB not in error:
-            unexplained.append(f"{mutant['student']}: {error[:300]}")
+            unexplained.append(f"{mutant['student']}: {error[:1500]}")
         _run(answers[mutant["cell"]], namespace)
     json.dump({"failures": failures, "passed_wrong": passed_wrong, "unexplained": unexplained,
                "helpers": helpers.__file__}, open(result_path, "w"), indent=1)

@@ -181,6 +181,18 @@ def test_the_edition_keeps_the_release_and_the_binder_files(edition):
     assert "cnn-course =" not in (edition.root / "pyproject.toml").read_text()  # no instructor command
 
 
+def test_the_command_writes_the_edition_and_refuses_a_folder_in_use(tmp_path, capsys):
+    from helpers.instructor.cli import main
+
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "notes.txt").write_text("mine")
+    assert main(["student-edition", str(tmp_path / "used")]) == 2
+    assert "is not empty" in capsys.readouterr().err
+    assert main(["student-edition", str(tmp_path / "out")]) == 0
+    assert "student edition written to" in capsys.readouterr().out
+    assert (tmp_path / "out" / "helpers" / "checks" / "expected" / "signals.pt").exists()
+
+
 def test_grading_code_mistakes_and_lambda_references_are_removed_from_a_checks_module():
     source = '''from . import core
 def _wrong(x):
@@ -217,20 +229,37 @@ def _job(edition, assignment: str) -> dict:
     return {"setup": setup, "cells": cells, "mutants": mutants}
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS[:3])
-def test_the_editions_self_checks_accept_the_answers_and_reject_the_bank(edition, assignment, tmp_path):
-    (tmp_path / "job.json").write_text(json.dumps(_job(edition, assignment)))
-    env = {**os.environ, "PYTHONPATH": str(edition.root), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+# Diagnoses the student edition cannot give: the check is not yet one Exercise, and its mistakes
+# (wrong autograd Function classes) are code the edition drops, so it rejects without naming why.
+LOST_DIAGNOSES = {"Conv2dFn__no_bias_gradient"}
+
+
+def _self_checks(root: Path, job: dict, tmp_path: Path) -> dict:
+    """The driver's result for ``job`` with the ``helpers`` of ``root`` (an edition or this repository)."""
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     env.pop("NBGRADER_EXECUTION", None)
     proc = subprocess.run([sys.executable, str(Path(__file__).parent / "edition_driver.py"), str(tmp_path / "job.json"),
-                           str(tmp_path / "result.json")], cwd=edition.root, env=env, capture_output=True, text=True,
+                           str(tmp_path / "result.json")], cwd=root, env=env, capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text())
-    assert Path(result["helpers"]).is_relative_to(edition.root)
+    assert Path(result["helpers"]).is_relative_to(root)
+    return result
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_editions_self_checks_accept_the_answers_and_reject_the_bank(edition, assignment, tmp_path):
+    job = _job(edition, assignment)
+    result = _self_checks(edition.root, job, tmp_path)
+    if assignment in PENDING and result["failures"]:
+        pytest.xfail(f"{assignment}: its checks module still calls the course's answers: {result['failures']}")
     assert not result["failures"], result["failures"]
     assert not result["passed_wrong"], f"the self-checks let these wrong answers through: {result['passed_wrong']}"
-    assert not result["unexplained"], "\n".join(result["unexplained"])
+    if result["unexplained"]:  # the instructor's self-check alone may not name them either (the hidden test does)
+        ours = {line.split(":")[0] for line in _self_checks(REPO, job, tmp_path)["unexplained"]}
+        lost = [line for line in result["unexplained"] if line.split(":")[0] not in ours | LOST_DIAGNOSES]
+        assert not lost, "\n".join(lost)
 
 
 @pytest.mark.grading

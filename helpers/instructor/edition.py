@@ -64,7 +64,7 @@ def build(out: Path, repo: Path = REPO) -> Edition:
     """Write the student edition of the course at ``repo`` into the new or empty folder ``out``."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"student-edition: {out} is not empty; pass a new folder")
+        raise ValueError(f"{out} is not empty; pass a new folder")
     edition = Edition(out)
     shutil.copytree(repo / "course", out / "course", ignore=_IGNORED, dirs_exist_ok=True)
     shutil.copytree(repo / "binder", out / "binder", ignore=_IGNORED)
@@ -212,15 +212,26 @@ def _outcome(case, fn):
         return ("raised", type(exc).__name__)
 
 
+def exercises_in(namespace: dict, kind: type) -> list:
+    """``(key, exercise)`` for every ``kind`` instance in a module's ``namespace``: a variable
+    (``PAD``) or an item of a dict variable (``EXERCISES["relu_backward"]``). The student edition's
+    core has a copy of this function, so both editions find the same exercises under the same keys."""
+    found = []
+    for name, value in namespace.items():
+        if isinstance(value, kind):
+            found.append((name, value))
+        elif isinstance(value, dict) and not name.startswith("__"):
+            found += [(f"{name}[{k!r}]", v) for k, v in value.items() if isinstance(v, kind)]
+    return found
+
+
 def stored_outputs(module: str) -> tuple[dict, list[str]]:
     """``{exercise variable: its fixed cases' outputs}`` for ``helpers.checks.<module>``, and the
     exercises whose outputs cannot be stored (not tensors, numbers, strings or containers of them)."""
     from helpers.checks.core import Exercise
 
     table, unstored = {}, []
-    for key, ex in vars(importlib.import_module(f"helpers.checks.{module}")).items():
-        if not isinstance(ex, Exercise):
-            continue
+    for key, ex in exercises_in(vars(importlib.import_module(f"helpers.checks.{module}")), Exercise):
         cases = ex.cases(None)
         entry = {"name": ex.name, "shows": [case.show() for case in cases],
                  "expected": [case.call(ex.reference) for case in cases],
@@ -302,7 +313,7 @@ def _student_core(source: str) -> str:
     exercise = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Exercise")
     grade = [n for n in exercise.body if isinstance(n, ast.FunctionDef) and n.name == "grade"]
     source = _splice(source, [(*_whole_lines(n), "") for n in grade])
-    return source + (TEMPLATES / "core_stored.py").read_text()
+    return source + (TEMPLATES / "core_stored.py").read_text() + "\n\n" + inspect.getsource(exercises_in)
 
 
 def _checks(src: Path, dst: Path, edition: Edition) -> None:
