@@ -276,8 +276,9 @@ def student_checks(source: str, module: str) -> str:
     """A checks module's ``source`` without grading code, mistake implementations or references."""
     tree = ast.parse(source)
     edits = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name.startswith("grade_"):
+    methods = [m for n in tree.body if isinstance(n, ast.ClassDef) for m in n.body]
+    for node in tree.body + methods:  # grade_x functions, and grade methods (Exercise.grade)
+        if isinstance(node, ast.FunctionDef) and (node.name == "grade" or node.name.startswith("grade_")):
             edits.append((*_whole_lines(node), ""))
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -308,11 +309,32 @@ def _drop_unused(source: str) -> str:
         source = _splice(source, [(*_whole_lines(n), "") for n in dead])
 
 
+_CHECKS_DOC = '''"""Self-checks, one module per notebook concept (``signals`` for notebook 01, ``conv2d`` for 02,
+``pooling`` for 03, ``backprop`` for 04, ``training`` for 05, ``models`` for 06, ``transfer`` for 07).
+
+The notebooks call them directly, ``checks.signals.conv1d(conv1d)``. This is the student edition:
+each self-check compares your function's outputs with values stored when the course was built
+(``expected/``), runs the same rules as the graded version, and names a likely mistake. Your
+instructor grades with more cases of the same contract.
+"""'''
+_CORE_DOC = '''"""The checks framework every exercise uses (student edition).
+
+An exercise is checked by running the student's function on the same :class:`Case` inputs the
+course's answer was run on when this edition was built; the first output that differs from the
+stored one becomes a *counterexample* (input, expected, got), and a known :class:`Mistake` whose
+stored output equals the student's names the likely mistake. The rules (:class:`Rule`: from scratch,
+vectorised, bad input refused ...) use :func:`calls_made`, which records every function a call runs.
+"""'''
+
+
+def _with_docstring(source: str, docstring: str) -> str:
+    """``source`` with its module docstring replaced by ``docstring`` (the instructor's names grading code)."""
+    first = ast.parse(source).body[0]
+    return _splice(source, [(first.lineno, first.col_offset, first.end_lineno, first.end_col_offset, docstring)])
+
+
 def _student_core(source: str) -> str:
-    tree = ast.parse(source)
-    exercise = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Exercise")
-    grade = [n for n in exercise.body if isinstance(n, ast.FunctionDef) and n.name == "grade"]
-    source = _splice(source, [(*_whole_lines(n), "") for n in grade])
+    source = student_checks(_with_docstring(source, _CORE_DOC), "core")
     return source + (TEMPLATES / "core_stored.py").read_text() + "\n\n" + inspect.getsource(exercises_in)
 
 
@@ -321,7 +343,7 @@ def _checks(src: Path, dst: Path, edition: Edition) -> None:
 
     dst.mkdir(parents=True, exist_ok=True)
     (dst / "expected").mkdir()
-    shutil.copy(src / "__init__.py", dst / "__init__.py")
+    (dst / "__init__.py").write_text(_with_docstring((src / "__init__.py").read_text(), _CHECKS_DOC))
     (dst / "core.py").write_text(_student_core((src / "core.py").read_text()))
     for module in MODULES:
         table, unstored = stored_outputs(module)

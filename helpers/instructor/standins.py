@@ -61,8 +61,9 @@ def _conv2d_backward(dout, x, w, stride=1, padding=0):
     leaves = [x.detach().requires_grad_(), w.detach().requires_grad_(),
               x.new_zeros(w.shape[0]).requires_grad_()]
     with torch.enable_grad():
-        out = F.conv2d(*leaves, stride=stride, padding=padding)
-        return torch.autograd.grad(out, leaves, dout)
+        out = F.conv2d(leaves[0], leaves[1], leaves[2], stride, padding)
+        grads = torch.autograd.grad(out, leaves, dout)
+    return grads
 
 
 STANDINS = {
