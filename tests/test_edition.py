@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tokenize
@@ -191,6 +192,19 @@ def test_the_command_writes_the_edition_and_refuses_a_folder_in_use(tmp_path, ca
     assert main(["student-edition", str(tmp_path / "out")]) == 0
     assert "student edition written to" in capsys.readouterr().out
     assert (tmp_path / "out" / "helpers" / "checks" / "expected" / "signals.pt").exists()
+
+
+def test_the_editions_binder_configuration_passes_the_binder_test(edition, tmp_path):
+    """tests/test_binder.py, run from inside a copy of the edition (it reads the root it sits in)."""
+    copy = tmp_path / "students"
+    shutil.copytree(edition.root, copy)
+    (copy / "tests").mkdir()
+    shutil.copy(REPO / "tests" / "test_binder.py", copy / "tests")
+    env = {**os.environ, "PYTHONPATH": str(copy), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/test_binder.py", "-q", "-p", "no:cacheprovider"],
+                          cwd=copy, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert " passed" in proc.stdout
 
 
 def test_grading_code_mistakes_and_lambda_references_are_removed_from_a_checks_module():
