@@ -276,6 +276,40 @@ def test_the_editions_self_checks_accept_the_answers_and_reject_the_bank(edition
         assert not lost, "\n".join(lost)
 
 
+# Notebooks whose demonstrations call the course's answer of a graded exercise directly (04 its own
+# conv_matrix; 03 notebook 02's edge_maps and conv_params): in this edition that raises until the
+# demonstrations use the student's version (helpers.notebook.yours_or_ours) or a stand-in exists.
+DEMOS_NEED_ANSWERS = {"02_conv2d_edges", "03_pooling", "04_conv_backprop", *PENDING}
+
+_RUN = """
+import sys, nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True).execute()
+errors = [f"cell {i}: {o.ename}: {o.evalue[:200]}" for i, c in enumerate(nb.cells) if c.cell_type == "code"
+          for o in c.get("outputs", []) if o.output_type == "error"]
+print("\\n".join(errors))
+"""
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_editions_notebook_runs_top_to_bottom_with_the_answers_typed_in(edition, assignment, tmp_path):
+    release = nbformat.read(notebook_path(edition.root / "course", assignment), as_version=4)
+    filled = edition.root / "course" / assignment / "filled.ipynb"  # next to the release: its data files
+    nbformat.write(filled_release(release, solution_sources(assignment)), filled)
+    env = {**os.environ, "PYTHONPATH": str(edition.root), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    env.pop("NBGRADER_EXECUTION", None)
+    try:
+        proc = subprocess.run([sys.executable, "-c", _RUN, str(filled)], cwd=filled.parent, env=env,
+                              capture_output=True, text=True, timeout=900)
+    finally:
+        filled.unlink()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if assignment in DEMOS_NEED_ANSWERS and proc.stdout.strip():
+        pytest.xfail(f"{assignment}: demonstrations call the course's answers: {proc.stdout.strip()[:300]}")
+    assert not proc.stdout.strip(), proc.stdout
+
+
 @pytest.mark.grading
 def test_answers_written_in_the_edition_earn_full_marks_from_the_instructors_grading(edition, tmp_path):
     assignment = ASSIGNMENTS[0]

@@ -42,7 +42,7 @@ import nbformat
 import torch
 
 from .course import REPO
-from .standins import STANDINS
+from .standins import STANDINS, STORED
 
 TEMPLATES = Path(__file__).parent / "templates" / "student_edition"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "gradebook.db", ".DS_Store")
@@ -170,6 +170,32 @@ def _standin_text(fn, indent: str) -> str:
     return textwrap.indent(note + code, indent) + "\n"
 
 
+STORED_FILE = "stored_outputs.pt"
+
+
+def _stored_text(module: str, node: ast.FunctionDef, indent: str) -> str:
+    """A body that returns the stored output for its first argument (see ``standins.STORED``)."""
+    arg, values = node.args.args[0].arg, STORED[module, node.name]
+    key = f"{module}.{node.name}"
+    return textwrap.indent(textwrap.dedent(f"""\
+        # the student edition: the course's outputs for {arg} = {values.start}..{values.stop - 1}, stored (no answer ships)
+        import os
+        stored = torch.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", {STORED_FILE!r}),
+                            weights_only=True)[{key!r}]
+        if {arg} not in stored:
+            raise NotImplementedError(f"{key}: the student edition stores {arg} = {values.start}..{values.stop - 1} only, "
+                                      f"got {{{arg}!r}}; write yours in the notebook")
+        return stored[{arg}].to(dtype=dtype or torch.get_default_dtype(), device=device)
+        """), indent)
+
+
+def stored_standin_outputs() -> dict[str, dict[int, torch.Tensor]]:
+    """``"module.function" -> {argument: float64 output}`` for every entry of ``standins.STORED``."""
+    return {f"{module}.{name}": {arg: getattr(importlib.import_module(f"helpers.{module}"), name)(arg, dtype=torch.float64)
+                                 for arg in values}
+            for (module, name), values in STORED.items()}
+
+
 def student_module(module: str, source: str, graded: set[str], edition: Edition | None = None) -> str:
     """``source`` of ``helpers/<module>.py`` with every graded top-level def's body replaced."""
     tree = ast.parse(source)
@@ -180,6 +206,9 @@ def student_module(module: str, source: str, graded: set[str], edition: Edition 
             if standin is not None:
                 _same_parameters(module, node, standin)
                 text = _standin_text(standin, _indent(node))
+            elif (module, node.name) in STORED:
+                standin = STORED[module, node.name]
+                text = _stored_text(module, node, _indent(node))
             else:
                 text = _stub_text(module, node, _indent(node))
             if edition is not None:
@@ -198,6 +227,7 @@ def _same_parameters(module: str, node: ast.FunctionDef, standin) -> None:
 def _library(src: Path, dst: Path, answers: set[str], edition: Edition) -> None:
     versions = _course_versions()
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "instructor", "checks"))
+    torch.save(stored_standin_outputs(), dst / "data" / STORED_FILE)
     for path in sorted(dst.glob("*.py")):
         module = path.stem
         source = path.read_text()

@@ -6,7 +6,7 @@ notebook states anyway) but not its from-scratch body. Where a working version i
 the course's version until the student's works), the body below replaces it: a call of the
 library routine that the exercise's from-scratch rule already rejects as an answer, so reading it
 gives nothing away. A graded function without an entry here raises ``NotImplementedError`` in the
-student edition.
+student edition, unless ``STORED`` lists the arguments to store its outputs for.
 
 ``STANDINS`` maps ``(module, function)`` to the stand-in; :mod:`helpers.instructor.edition`
 copies the stand-in's body (below its docstring) into the student copy of the module, under the
@@ -74,4 +74,12 @@ STANDINS = {
     ("pooling", "pool2d_naive"): _pool2d,
     ("pooling", "pool2d"): _pool2d,
     ("backprop", "conv2d_backward"): _conv2d_backward,
+}
+
+# Graded functions a demonstration needs (the denoising widget's kernels) that no library routine
+# computes: their float64 outputs for these first arguments are stored instead (each function
+# takes ``(M, dtype=None, device=None)``), in the student edition's ``helpers/data/stored_outputs.pt``.
+STORED = {
+    ("signals", "moving_average_kernel"): range(61),
+    ("signals", "triangle_kernel"): range(61),
 }
