@@ -321,6 +321,9 @@ def student_checks(source: str, module: str) -> str:
         if target is not None and not isinstance(target, ast.Attribute):
             edits.append((target.lineno, target.col_offset, target.end_lineno, target.end_col_offset, "None"))
     source = _drop_unused(_splice(source, edits))
+    title = (ast.get_docstring(tree) or "").split("\n")[0]
+    if module != "core" and title:  # the rest of the instructor's docstring describes the hidden tests
+        source = _with_docstring(source, f'"""{title}\n\n{_STUDENT_NOTE}\n"""')
     if module != "core":
         source += f"\n\ncore.use_stored(globals(), {module!r})  # the student edition: stored expected values\n"
     return source
@@ -355,6 +358,10 @@ stored one becomes a *counterexample* (input, expected, got), and a known :class
 stored output equals the student's names the likely mistake. The rules (:class:`Rule`: from scratch,
 vectorised, bad input refused ...) use :func:`calls_made`, which records every function a call runs.
 """'''
+
+
+_STUDENT_NOTE = ("Student edition: each self-check compares your outputs with values stored when the course was\n"
+                 "built, runs the same rules as the graded version, and names a likely mistake.")
 
 
 def _with_docstring(source: str, docstring: str) -> str:
