@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import io
 import json
 import os
@@ -20,12 +21,14 @@ import shutil
 import subprocess
 import sys
 import tokenize
+import types
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from helpers.instructor.edition import answer_names, build, student_checks
+from helpers.instructor.standins import STANDINS
 from nbgrading import REPO, CourseRoot, cells_by_id, filled_release, notebook_path, solution_sources
 from banks import BANKS
 
@@ -205,6 +208,24 @@ def test_the_editions_binder_configuration_passes_the_binder_test(edition, tmp_p
                           cwd=copy, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert " passed" in proc.stdout
+
+
+@pytest.mark.parametrize("module, name", sorted(STANDINS))
+def test_each_stand_in_agrees_with_the_course_answer_on_its_exercises_cases(module, name):
+    """A stand-in bound by a check (the course's ``pad`` while ``conv1d`` is checked) must be right."""
+    from helpers.checks import MODULES
+    from helpers.checks.core import Exercise, close
+    from helpers.instructor.edition import exercises_in
+
+    namespace = vars(importlib.import_module(f"helpers.{module}"))
+    course = namespace[name]
+    # the stand-in as the student edition has it: its body in the module, so ``pad`` is the module's
+    standin = types.FunctionType(STANDINS[module, name].__code__, namespace, name, STANDINS[module, name].__defaults__)
+    cases = [case for m in MODULES for _, ex in exercises_in(vars(importlib.import_module(f"helpers.checks.{m}")), Exercise)
+             if any(v is course for v in ex._versions()) for case in ex.cases(None)]
+    assert cases, f"no exercise names helpers.{module}.{name} as the course's version"
+    for case in cases:
+        assert close(case.call(standin), case.call(course), dtype=True) is None, f"{name}({case.show()})"
 
 
 def test_grading_code_mistakes_and_lambda_references_are_removed_from_a_checks_module():
