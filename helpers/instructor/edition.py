@@ -62,7 +62,9 @@ class Edition:
 
 def build(out: Path, repo: Path = REPO) -> Edition:
     """Write the student edition of the course at ``repo`` into the new or empty folder ``out``."""
-    out = Path(out)
+    out, repo = Path(out), Path(repo).resolve()
+    if repo != REPO.resolve():  # the stored outputs come from the helpers this process imported
+        raise ValueError(f"build the edition of {repo} with its own helpers: run its cnn-course (this one is {REPO})")
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty; pass a new folder")
     edition = Edition(out)
