@@ -221,8 +221,9 @@ def test_each_stand_in_agrees_with_the_course_answer_on_its_exercises_cases(modu
     course = namespace[name]
     # the stand-in as the student edition has it: its body in the module, so ``pad`` is the module's
     standin = types.FunctionType(STANDINS[module, name].__code__, namespace, name, STANDINS[module, name].__defaults__)
-    cases = [case for m in MODULES for _, ex in exercises_in(vars(importlib.import_module(f"helpers.checks.{m}")), Exercise)
-             if any(v is course for v in ex._versions()) for case in ex.cases(None)]
+    modules = [vars(importlib.import_module(f"helpers.checks.{m}")) for m in MODULES]
+    exercises = [ex for namespace in modules for _, ex in exercises_in(namespace, Exercise)]
+    cases = [case for ex in exercises if any(v is course for v in ex._versions()) for case in ex.cases(None)]
     assert cases, f"no exercise names helpers.{module}.{name} as the course's version"
     for case in cases:
         assert close(case.call(standin), case.call(course), dtype=True) is None, f"{name}({case.show()})"

@@ -120,7 +120,8 @@ def _student_edition(args) -> None:
 
     edition = build(args.out)
     print(f"student edition written to {edition.root}: {len(edition.stored)} self-checks with stored expected "
-          f"values; {len(edition.standins)} graded functions given library calls or stored outputs, {len(edition.stubs)} stubs")
+          f"values; {len(edition.standins)} graded functions given library calls or stored outputs, "
+          f"{len(edition.stubs)} stubs")
     for name in edition.unstored:
         print(f"  {name}: its outputs are not plain data, so its self-check cannot run in the student edition")
     print("next: fill in the Binder badge in its README.md, then push it as the students' repository")

@@ -180,22 +180,25 @@ def _stored_text(module: str, node: ast.FunctionDef, indent: str) -> str:
     arg, values = node.args.args[0].arg, STORED[module, node.name]
     key = f"{module}.{node.name}"
     return textwrap.indent(textwrap.dedent(f"""\
-        # the student edition: the course's outputs for {arg} = {values.start}..{values.stop - 1}, stored (no answer ships)
+        # the student edition: the course's outputs for {arg} = {values.start}..{values.stop - 1}, stored
+        # (no answer ships)
         import os
         stored = torch.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", {STORED_FILE!r}),
                             weights_only=True)[{key!r}]
         if {arg} not in stored:
-            raise NotImplementedError(f"{key}: the student edition stores {arg} = {values.start}..{values.stop - 1} only, "
-                                      f"got {{{arg}!r}}; write yours in the notebook")
+            raise NotImplementedError(f"{key}: the student edition stores {arg} = {values.start}.."
+                                      f"{values.stop - 1} only, got {{{arg}!r}}; write yours in the notebook")
         return stored[{arg}].to(dtype=dtype or torch.get_default_dtype(), device=device)
         """), indent)
 
 
 def stored_standin_outputs() -> dict[str, dict[int, torch.Tensor]]:
     """``"module.function" -> {argument: float64 output}`` for every entry of ``standins.STORED``."""
-    return {f"{module}.{name}": {arg: getattr(importlib.import_module(f"helpers.{module}"), name)(arg, dtype=torch.float64)
-                                 for arg in values}
-            for (module, name), values in STORED.items()}
+    found = {}
+    for (module, name), values in STORED.items():
+        course = getattr(importlib.import_module(f"helpers.{module}"), name)
+        found[f"{module}.{name}"] = {arg: course(arg, dtype=torch.float64) for arg in values}
+    return found
 
 
 def student_module(module: str, source: str, graded: set[str], edition: Edition | None = None) -> str:
