@@ -39,11 +39,14 @@ def _run_stored(self: Exercise, student: Callable, gen: torch.Generator | None) 
         raise CheckFailure(f"{self.name}: expected a function, got {type(student).__name__}; "
                            "did you run the cell that defines it?")
     stored = getattr(self, "stored", None)
-    if stored is not None and "cases" in stored:  # the inputs were stored too (plain data)
+    if stored is None:  # the builder said so: its outputs are not plain data (e.g. a model)
+        raise CheckFailure(f"{self.name}: this self-check has no stored values in the student edition, so it "
+                           "cannot run here; your instructor's grading still checks it (tell your instructor)")
+    if "cases" in stored:  # the inputs were stored too (plain data)
         cases = [Case(args, kwargs, label) for args, kwargs, label in stored["cases"]]
     else:
         cases = self.cases(None)
-    if stored is None or [case.show() for case in cases] != stored["shows"]:
+    if [case.show() for case in cases] != stored["shows"]:
         raise RuntimeError(f"{self.name}: the stored expected values do not match this self-check's cases; "
                            "the student edition is out of date (ask your instructor to rebuild it)")
     lines = []
