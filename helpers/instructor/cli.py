@@ -9,6 +9,7 @@
     cnn-course export --to grades.csv [--tests F]   nbgrader's CSV (and one row per test cell)
     cnn-course summary [A...]                       per test: mean, failures, common mistakes; problems
     cnn-course all A --from PATH [--workers N]      collect, validate, grade, feedback, export, summary
+    cnn-course student-edition OUT                  the folder to publish to a graded class (no answers)
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tests", type=Path, help="also one row per student and test cell, in this file")
     sub.add_parser("summary", help="the grading report").add_argument("assignments", nargs="*",
                                                                         help="default: every graded assignment")
+    sub.add_parser("student-edition", help="write the student edition").add_argument("out", type=Path)
     return parser
 
 
@@ -123,6 +125,18 @@ def _export(course, args) -> None:
         print(f"grades per test written to {export_tests(course, args.tests)}")
 
 
+def _student_edition(args) -> None:
+    from .edition import build
+
+    edition = build(args.out)
+    print(f"student edition written to {edition.root}: {len(edition.stored)} self-checks with stored expected "
+          f"values; {len(edition.standins)} graded functions given library calls or stored outputs, "
+          f"{len(edition.stubs)} stubs")
+    for name in edition.unstored:
+        print(f"  {name}: its outputs are not plain data, so its self-check cannot run in the student edition")
+    print("next: fill in the Binder badge in its README.md, then push it as the students' repository")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -133,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
+    if args.command == "student-edition":  # built from this installation's course, whatever --root says
+        _student_edition(args)
+        return 0
     course = Course(args.root, args.db)
     if args.command == "release":
         from .release import release

@@ -1,0 +1,85 @@
+"""Library-call stand-ins for the course's answers, used in the student edition's ``helpers/``.
+
+The student edition keeps each graded function's name, signature and docstring (the contract the
+notebook states anyway) but not its from-scratch body. Where a working version is needed there
+(a self-check binds the course's ``pad`` while it checks ``conv1d``; a demonstration falls back to
+the course's version until the student's works), the body below replaces it: a call of the
+library routine that the exercise's from-scratch rule already rejects as an answer, so reading it
+gives nothing away. A graded function without an entry here raises ``NotImplementedError`` in the
+student edition, unless ``STORED`` lists the arguments to store its outputs for.
+
+``STANDINS`` maps ``(module, function)`` to the stand-in; :mod:`helpers.instructor.edition`
+copies the stand-in's body (below its docstring) into the student copy of the module, under the
+original ``def`` line. The stand-ins use the original's parameter names and import what they use.
+"""
+
+from __future__ import annotations
+
+
+def _pad(x, M, mode="zero"):
+    """``pad`` with ``F.pad`` (the pad exercise's self-check refuses the course's own ``pad``)."""
+    import torch.nn.functional as F
+
+    if mode not in ("zero", "replicate", "reflect"):
+        raise ValueError(f"pad: mode must be 'zero', 'replicate' or 'reflect', got {mode!r}")
+    flat = x.reshape(-1, 1, x.shape[-1])  # F.pad's replicate/reflect want a (batch, channel, length) input
+    padded = F.pad(flat, (M, M), mode="constant" if mode == "zero" else mode)
+    return padded.reshape(x.shape[:-1] + padded.shape[-1:])
+
+
+def _conv1d(x, w, mode="same", padding="zero", flip=True):
+    """``conv1d`` with ``F.conv1d``, which the from-scratch rule of conv1d refuses."""
+    import torch.nn.functional as F
+
+    kernel = w.flip(-1) if flip else w
+    extra = ("valid", "same", "full").index(mode) * (len(w) // 2)  # samples added on each side
+    signal = pad(x, extra, padding) if extra else x  # noqa: F821 (the module's own pad, the stand-in above)
+    y = F.conv1d(signal.reshape(-1, 1, signal.shape[-1]), kernel.reshape(1, 1, -1))
+    return y.reshape(x.shape[:-1] + y.shape[-1:])
+
+
+def _conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1, flip=False):
+    """``conv2d_naive``/``conv2d_unfold`` with ``F.conv2d``, which their from-scratch rules refuse."""
+    import torch.nn.functional as F
+
+    return F.conv2d(x, w.flip(-2, -1) if flip else w, b, stride, padding, dilation, groups)
+
+
+def _pool2d(x, kernel_size, stride=None, padding=0, mode="max"):
+    """``pool2d_naive``/``pool2d`` with ``F.max_pool2d``/``F.avg_pool2d``, which their rules refuse."""
+    import torch.nn.functional as F
+
+    pools = {"max": F.max_pool2d, "avg": F.avg_pool2d}
+    return pools[mode](x, kernel_size, kernel_size if stride is None else stride, padding)
+
+
+def _conv2d_backward(dout, x, w, stride=1, padding=0):
+    """``conv2d_backward`` by autograd through ``F.conv2d``, which its by-hand rule refuses."""
+    import torch
+    import torch.nn.functional as F
+
+    leaves = [x.detach().requires_grad_(), w.detach().requires_grad_(),
+              x.new_zeros(w.shape[0]).requires_grad_()]
+    with torch.enable_grad():
+        out = F.conv2d(leaves[0], leaves[1], leaves[2], stride, padding)
+        grads = torch.autograd.grad(out, leaves, dout)
+    return grads
+
+
+STANDINS = {
+    ("signals", "pad"): _pad,
+    ("signals", "conv1d"): _conv1d,
+    ("conv", "conv2d_naive"): _conv2d,
+    ("conv", "conv2d_unfold"): _conv2d,
+    ("pooling", "pool2d_naive"): _pool2d,
+    ("pooling", "pool2d"): _pool2d,
+    ("backprop", "conv2d_backward"): _conv2d_backward,
+}
+
+# Graded functions a demonstration needs (the denoising widget's kernels) that no library routine
+# computes: their float64 outputs for these first arguments are stored instead (each function
+# takes ``(M, dtype=None, device=None)``), in the student edition's ``helpers/data/stored_outputs.pt``.
+STORED = {
+    ("signals", "moving_average_kernel"): range(61),
+    ("signals", "triangle_kernel"): range(61),
+}
