@@ -341,6 +341,9 @@ MISTAKES["conv_matrix"] = [
             lambda w, height, width: _offset_by_output_width(w, height, width)),
     Mistake("float64 always", "C must have the dtype of w: create it with w.new_zeros(...) or dtype=w.dtype",
             lambda w, height, width: ref.conv_matrix(w.double(), height, width)),
+    Mistake("float32 always", "C must have the dtype of w: create it with w.new_zeros(...) or dtype=w.dtype "
+            "(torch.zeros makes float32 unless told otherwise)",
+            lambda w, height, width: ref.conv_matrix(w.float(), height, width)),
 ]
 
 

@@ -212,13 +212,15 @@ def _diagnose(case: Case, got: Any, mistakes: Sequence[Mistake], expected: Any =
               compare: Callable | None = None) -> str | None:
     """The first mistake that reproduces ``got`` on ``case``; a mistake that gives the expected answer
     on this case, by the exercise's own ``compare``, explains nothing (a float32 answer where float64
-    is due is not a "reflect" mistake; an ignored ``eps`` differs only at the exercise's tolerance)."""
+    is due is not a "reflect" mistake; an ignored ``eps`` differs only at the exercise's tolerance).
+    The student's output is matched to a mistake's by the same ``compare``, dtype included where the
+    exercise compares it (a float32 answer is not the "float64 always" mistake)."""
     for mistake in mistakes:
         try:
             wrong = case.call(mistake.fn)
         except Exception:
             continue
-        if _same(got, wrong) and not _same(wrong, expected, compare):
+        if _same(got, wrong, compare) and not _same(wrong, expected, compare):
             return mistake.explain
     return None
 

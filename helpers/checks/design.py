@@ -310,7 +310,7 @@ def _field_and_mixing(block: nn.Module, channels: int) -> tuple[int, bool]:
     for out_channel in sorted({0, channels // 2, channels - 1}):
         x.grad = None
         block(x)[:, out_channel].sum().backward()
-        mixes = mixes and bool((x.grad.abs().sum(dim=(0, 2, 3)) > 0).all())
+        mixes = mixes and bool((x.grad.abs().amax(dim=(0, 2, 3)) > 0).all())
     return field, mixes
 
 

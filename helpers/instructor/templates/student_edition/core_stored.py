@@ -27,7 +27,7 @@ def _stored_diagnosis(self: Exercise, index: int, got: Any, expected: Any) -> st
     """The first mistake whose stored output on case ``index`` is ``got`` (and is not the expected one)."""
     for mistake, outputs in zip(self.mistakes, self.stored["mistakes"]):
         status, wrong = outputs[index]
-        if status == "ok" and _same(got, wrong) and not _same(wrong, expected):
+        if status == "ok" and _same(got, wrong, self.compare) and not _same(wrong, expected, self.compare):
             return mistake.explain
     return None
 
