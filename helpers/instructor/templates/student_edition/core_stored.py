@@ -49,7 +49,6 @@ def _run_stored(self: Exercise, student: Callable, gen: torch.Generator | None) 
     if [case.show() for case in cases] != stored["shows"]:
         raise RuntimeError(f"{self.name}: the stored expected values do not match this self-check's cases; "
                            "the student edition is out of date (ask your instructor to rebuild it)")
-    lines = []
     with (self.context(student) if self.context else contextlib.nullcontext()):
         for index, (case, expected) in enumerate(zip(cases, stored["expected"])):
             got = call_student(self.name, student, case, expected)
@@ -57,12 +56,7 @@ def _run_stored(self: Exercise, student: Callable, gen: torch.Generator | None) 
             if problem is not None:
                 raise CheckFailure(_failure(self.name, case, expected, describe(got), problem,
                                             _stored_diagnosis(self, index, got, expected)))
-        if cases:
-            assert_not_the_course_version(self.name, student, cases[0], self._versions())
-        for rule in self.rules:
-            said = rule.test(student)
-            lines.append(said if isinstance(said, str) else rule.what)
-    return lines
+        return self._run_rules(student, cases)
 
 
 Exercise._run = _run_stored
