@@ -1,6 +1,7 @@
 """The setup every notebook runs first (seed, device, budget, quiet warnings, figure defaults), and
 :func:`yours_or_ours`, which lets a demonstration run before the exercise it needs is answered, and
-:func:`median_time`, the timing the notebooks' speed comparisons use."""
+:func:`median_time`, the timing the notebooks' speed comparisons use; :func:`result_or_none` and
+:func:`waiting_for`, which let the cells after a trained-model exercise wait for it quietly."""
 
 from __future__ import annotations
 
@@ -121,6 +122,28 @@ def yours_or_ours(yours, ours, probe=None):
             return ours(*args, **kwargs)
 
     return call
+
+
+def result_or_none(exercise, *args, **kwargs):
+    """``exercise(*args, **kwargs)``, or ``None`` with a one-line note while it is the release's stub.
+
+    For an exercise whose *result* the rest of the notebook uses (a trained model): no course
+    version may stand in for it (that would hand out its points), so the cells after it wait with
+    :func:`waiting_for` instead. Any error other than ``NotImplementedError`` is yours and propagates.
+    """
+    try:
+        return exercise(*args, **kwargs)
+    except NotImplementedError:
+        print(f"your `{getattr(exercise, '__name__', 'function')}` is not done yet: the cells that need its "
+              "result will wait for it")
+        return None
+
+
+def waiting_for(result, name: str) -> bool:
+    """True (and a one-line note) while ``result`` is ``None``: the cell then skips its demonstration."""
+    if result is None:
+        print(f"waiting for `{name}`: this cell runs once the exercise above is answered")
+    return result is None
 
 
 def median_time(fn, repeat: int = 5) -> tuple[float, float]:

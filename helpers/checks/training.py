@@ -878,24 +878,62 @@ def grade_random_shift(student: Callable) -> None:
     _shift_own_work(student)
 
 
-# ===================================================================== the trained model
-GRADED_ACCURACY = 0.95   # the autograding budget (10 epochs) reached 0.969-0.981 on seeds 0-4; full: median 0.986
+# ===================================================================== the capstone model
+# The graded run trains the capstone with pick(..., fast=...): 1 epoch of 6,000 Fashion-MNIST images.
+# Measured with `python benchmarks/capstone.py --budget fast --seeds 0 1 2 3 4` (README); the
+# threshold sits well below the lowest seed so that a correct recipe never fails by chance.
+GRADED_ACCURACY = 0.70       # measured 2026-11-30: median 0.795, lowest 0.760 over seeds 0-4
+FULL_ACCURACY = 0.88          # the full budget: median of 3 seeds 0.885 (python benchmarks/capstone.py)
+MAX_PARAMETERS = 100_000
+FASHION_SHAPE = (1, 28, 28)
 
 
-def _test_accuracy(model: nn.Module, split) -> float:
-    loader = ref.make_loader(split.x_test, split.y_test, batch_size=512, shuffle=False)
-    return ref.evaluate(model, loader)[1]
+def _fashion_test():
+    """The 2,000 test images of the shipped subset: every machine, and the grader, sees the same."""
+    from .. import data
+    test = data.load_fashion_mnist("test", source="subset", verbose=False)
+    return test.images, test.labels
 
 
 def _final_rules(model) -> None:
-    if not isinstance(model, nn.Module):
-        raise CheckFailure(f"final_model: expected a trained nn.Module, got {type(model).__name__}")
-    if ref.count_parameters(model, trainable_only=False) > 100_000:
-        raise CheckFailure("final_model: keep the model under 100,000 parameters")
+    """The contract of ``final_model``: a small ``nn.Sequential`` mapping (N, 1, 28, 28) to (N, 10) logits."""
+    if model is None:
+        raise CheckFailure("final_model: is None, so train_final_model is not written yet (it still raises "
+                           "NotImplementedError): write it, then run the cell that calls it")
+    if type(model) is not nn.Sequential:
+        raise CheckFailure(f"final_model: expected a trained nn.Sequential (section 10 looks inside it layer by "
+                           f"layer), got {type(model).__name__}")
+    count = ref.count_parameters(model, trainable_only=False)
+    if count > MAX_PARAMETERS:
+        raise CheckFailure(f"final_model: {count:,} parameters; keep the model under {MAX_PARAMETERS:,}")
 
 
-def final_model(model, split) -> None:
-    """Self-check of the trained model: its accuracy on the test set of ``split``.
+def _logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """(N, 10) outputs of a CPU float copy of ``model`` in eval mode for images (N, 1, 28, 28)."""
+    model = copy.deepcopy(model).cpu().float().eval()
+    with torch.no_grad():
+        try:
+            out = torch.cat([model(part) for part in images.split(500)])
+        except Exception as error:   # noqa: BLE001 (any crash of the student's model is the finding)
+            raise CheckFailure(f"final_model: a ({len(images)}, 1, 28, 28) batch raised {type(error).__name__}: "
+                               f"{error}") from None
+    if not isinstance(out, torch.Tensor) or out.shape != (len(images), 10):
+        raise CheckFailure(f"final_model: a ({len(images)}, 1, 28, 28) batch must give ({len(images)}, 10) logits, "
+                           f"got {tuple(getattr(out, 'shape', ()))}")
+    if bool(((out >= 0) & (out <= 1)).all()) and torch.allclose(out.sum(dim=1), torch.ones(len(out)), atol=1e-4):
+        raise CheckFailure("final_model: likely mistake: the model ends in a softmax; return logits (F.cross_entropy "
+                           "applies log-softmax itself, and a second softmax flattens the gradients)")
+    return out
+
+
+def _test_accuracy(model) -> tuple[float, int]:
+    """Accuracy of ``model`` on the 2,000 Fashion-MNIST test images, and their number."""
+    images, labels = _fashion_test()
+    return (_logits(model, images).argmax(dim=1) == labels).float().mean().item(), len(labels)
+
+
+def final_model(model) -> None:
+    """Self-check of the trained capstone: the contract, then its accuracy on the Fashion-MNIST test images.
 
     It checks the model this run trained; the graded run trains it again with the fast budget, so the
     message says which budget this was and what the graded run needs.
@@ -903,26 +941,27 @@ def final_model(model, split) -> None:
     from ..device import budget
 
     _final_rules(model)
-    accuracy = _test_accuracy(model, split)
-    ran = (f"this run used the {budget()!r} budget; the graded run trains your cell again with the 'fast' "
-           f"budget (pick(..., fast=...)) and needs test accuracy >= {GRADED_ACCURACY} then")
+    accuracy, n = _test_accuracy(model)
+    ran = (f"this run used the {budget()!r} budget; the graded run calls train_final_model again with the "
+           f"'fast' values of pick(...) (1 epoch of 6,000 images) and needs test accuracy >= {GRADED_ACCURACY} then")
     if accuracy < GRADED_ACCURACY:
-        raise CheckFailure(f"final_model: test accuracy {accuracy:.3f} is below {GRADED_ACCURACY}; train longer, "
-                           f"check the learning rate, and make sure the model outputs logits ({ran})")
-    core.report_pass("final_model", [f"test accuracy {accuracy:.3f} >= {GRADED_ACCURACY} on the "
-                                     f"{len(split.y_test)} held-out digits; at most 100,000 parameters", ran,
-                                     "to see what the graded run gets: os.environ['COURSE_BUDGET'] = 'fast', rerun "
-                                     "the training cell and this check, then remove that line"])
+        raise CheckFailure(f"final_model: test accuracy {accuracy:.3f} is below {GRADED_ACCURACY}; check the "
+                           f"learning rate, that the loop trains (train_one_epoch, not evaluate) on the right "
+                           f"labels, and that the model outputs logits ({ran})")
+    report = [f"test accuracy {accuracy:.3f} >= {GRADED_ACCURACY} on the {n:,} test images; an nn.Sequential "
+              f"with at most {MAX_PARAMETERS:,} parameters giving (N, 10) logits", ran]
+    if budget() == "full":
+        report.append(f"the full budget's recipe in the text reaches about {FULL_ACCURACY}; "
+                      f"{'yours does too' if accuracy >= FULL_ACCURACY else 'yours does not yet (not graded)'}")
+    report.append("to see what the graded run gets: os.environ['COURSE_BUDGET'] = 'fast', rerun the training "
+                  "cell and this check, then remove that line")
+    core.report_pass("final_model", report)
 
 
 def grade_final_model(model) -> None:
-    """Hidden test: the accuracy on a freshly loaded test set, at most 100k parameters, logits out."""
-    from .. import data
-
+    """Hidden test: the same rules, the accuracy on a freshly loaded test set."""
     core.assert_untampered()
     _final_rules(model)
-    model = copy.deepcopy(model).cpu().float()
-    split = data.load_digits(seed=0)
-    accuracy = _test_accuracy(model, split)
+    accuracy, _ = _test_accuracy(model)
     if accuracy < GRADED_ACCURACY:
         raise CheckFailure(f"final_model: test accuracy {accuracy:.3f} is below {GRADED_ACCURACY}")

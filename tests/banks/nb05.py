@@ -111,11 +111,16 @@ def random_shift(x, max_shift, generator):
 def random_shift(x, max_shift, generator):
     return augment.random_shift(x, max_shift, generator)
 ''', explains="from scratch"),
-    # ---- final_model
-    M("final_model", "not trained", ("epochs=pick(full=30, fast=10)", "epochs=0")),
-    M("final_model", "learning rate far too high", ("lr=3e-3", "lr=5.0")),
-    M("final_model", "softmax applied twice", ("final_model = training.digits_cnn().to(device)",
-                                              "final_model = nn.Sequential(*training.digits_cnn(), nn.Softmax(dim=1)).to(device)"),
-      ("lr=3e-3", "lr=1e-4")),
-    M("final_model", "trained on shuffled labels", ("split.y_train, batch_size=32", "split.y_train[torch.randperm(len(split.y_train))], batch_size=32")),
+    # ---- final_model (the capstone's train_final_model)
+    M("final_model", "evaluates instead of training", (
+        "train_loss, train_acc = train_one_epoch(model, loader, F.cross_entropy, optimizer)",
+        "train_loss, train_acc = evaluate(model, loader, F.cross_entropy)"), explains="the loop trains"),
+    M("final_model", "learning rate far too high", ("lr=2e-3", "lr=5.0"), explains="learning rate"),
+    M("final_model", "softmax at the end", ("nn.Linear(64 * 7 * 7, 10))", "nn.Linear(64 * 7 * 7, 10), nn.Softmax(dim=1))"),
+      explains="ends in a softmax"),
+    M("final_model", "trained on shuffled labels", ("fit_y[:images]", "fit_y[:images][torch.randperm(images)]"),
+      explains="right labels"),
+    M("final_model", "a custom module instead of nn.Sequential", ("    stopper.restore(model)\n    return model",
+                                                                 "    stopper.restore(model)\n    return nn.ModuleList([model])"),
+      explains="nn.Sequential"),
 ]
