@@ -4,6 +4,7 @@
     python benchmarks/grading.py --students 100 --workers 1 2 --cores 2
     python benchmarks/grading.py --students 4 --assignments 01_conv1d_denoising   # a quick check
     python benchmarks/grading.py --no-stock --cluster 0       # the course's own settings only
+    python benchmarks/grading.py --no-stock --cluster 0 --compare-sandbox   # the sandbox's cost
 
 A complete assignment has its source (solutions/) and its release (course/). Each student of the
 synthetic class is, in turn: correct (the instructor's answers), partial (one known-wrong answer
@@ -85,8 +86,12 @@ def _settings(args) -> list[tuple[str, object]]:
     """(label, grade one assignment of a course) for every setting to measure, in order."""
     settings = [("stock nbgrader autograde", stock_autograde)] if args.stock else []
     for workers in args.workers:
-        settings.append((f"cnn-course grade, {workers} worker{'s' * (workers > 1)}",
+        label = f"cnn-course grade, {workers} worker{'s' * (workers > 1)}"
+        settings.append((label + (", sandboxed" if args.compare_sandbox else ""),
                          lambda course, a, w=workers: grade(course, a, workers=w, progress=False)))
+        if args.compare_sandbox:   # issue 16: the sandbox may cost at most 15% of the throughput
+            settings.append((label + ", no sandbox",
+                             lambda course, a, w=workers: grade(course, a, workers=w, progress=False, sandboxed=False)))
     if args.cluster:
         settings.append((f"cnn-course grade, Dask LocalCluster of {args.cluster}", "cluster"))
     return settings
@@ -129,6 +134,8 @@ def main() -> None:
     parser.add_argument("--cluster", type=int, default=2, help="Dask LocalCluster workers (0: skip)")
     parser.add_argument("--stock", action=argparse.BooleanOptionalAction, default=True,
                         help="measure stock nbgrader autograde first (the baseline)")
+    parser.add_argument("--compare-sandbox", action="store_true",
+                        help="grade each --workers setting twice: in the bubblewrap sandbox, and without it")
     parser.add_argument("--cores", type=int, default=2, help="CPU cores to run on (0: all)")
     parser.add_argument("--assignments", nargs="+", default=None)
     args = parser.parse_args()

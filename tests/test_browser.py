@@ -273,3 +273,63 @@ def test_readme_screenshot_is_committed_and_small():
         assert image.format == "PNG" and image.size == (1280, 800), (image.format, image.size)
     assert DOCS_SCREENSHOT.stat().st_size < 250_000, "keep the README screenshot small"
     assert f"]({_rel(DOCS_SCREENSHOT)})" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _grade_cells(path: Path) -> set[int]:
+    """Indices of the check cells (nbgrader ``grade: true``) of a notebook file."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return {i for i, c in enumerate(cells) if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+
+
+def _run_from(nb: NotebookPage, index: int, timeout_ms: int = 240_000) -> None:
+    """Select cell ``index`` and use Run > Run Selected Cell and All Below; wait until the queue is empty.
+
+    JupyterLab stops the queue at the first cell that raises, so the run is over when no prompt reads
+    ``[*]:`` and either every code cell from ``index`` on has a number or a cell shows an error.
+    """
+    cell = nb.cells.nth(index)
+    cell.scroll_into_view_if_needed()
+    cell.locator(".jp-InputPrompt").click()
+    nb.page.keyboard.press("Escape")
+    nb.menu("Run", "Run Selected Cell and All Below")
+    nb.page.wait_for_function(
+        """([sel, start]) => {
+          const cells = Array.from(document.querySelectorAll(sel)).slice(start);
+          const prompts = cells.filter(c => c.classList.contains('jp-CodeCell'))
+            .map(c => (c.querySelector('.jp-InputPrompt').textContent || '').trim());
+          if (prompts.some(p => p === '[*]:')) return false;
+          if (prompts.every(p => /^\\[\\d+\\]:$/.test(p))) return true;
+          return cells.some(c => c.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'));
+        }""", arg=[nb.CELLS, index], timeout=timeout_ms, polling=250)
+    nb.wait_kernel_idle(timeout_ms)
+
+
+@pytest.mark.parametrize("path", RELEASES, ids=[p.stem for p in RELEASES])
+def test_release_runs_unanswered_in_the_browser(path, notebook):
+    """Browsing ahead as a student does it: with no exercise answered, Run All stops only at check
+    cells (their job is to say the exercise is not done); running on from the next cell each time
+    reaches the end, every demonstration runs, and the notes say the course's version is shown."""
+    checks = _grade_cells(path)
+    nb = notebook(_rel(path))
+    start, stops = 0, []
+    while True:
+        _run_from(nb, start)
+        report = nb.report()
+        code = [c for c in report["cells"] if c["code"] and c["index"] >= start]
+        unrun = [c["index"] for c in code if not re.fullmatch(r"\[\d+\]:", c["prompt"] or "")]
+        if not unrun:
+            break
+        ran = [c["index"] for c in code if c["index"] < unrun[0]]
+        assert ran, f"{_rel(path)}: Run Selected Cell and All Below from cell {start} ran nothing"
+        stopped = ran[-1]
+        assert stopped in checks, (f"{_rel(path)}: the run stopped at cell {stopped}, which is not a check cell:\n"
+                                   + " ".join(o["text"] for o in report["cells"][stopped]["outputs"])[-800:])
+        stops.append(stopped)
+        start = stopped + 1
+    nb.screenshot_full(ARTIFACTS / f"{path.stem}-unanswered.png")
+    errors = [c["index"] for c in report["cells"] if c["index"] not in checks
+              for out in c["outputs"] if out["mime"] == STDERR and re.search(r"Traceback|Error", out["text"])]
+    assert not errors, f"{_rel(path)}: demonstration cells show errors: {errors}"
+    assert stops, f"{_rel(path)}: no check cell failed, so the release was not run unanswered"
+    shown = " ".join(out["text"] for c in report["cells"] for out in c["outputs"])
+    assert "not done yet" in shown, f"{_rel(path)}: no demonstration said it showed the course's version"
