@@ -435,7 +435,8 @@ MISTAKES["col2im"] = [
 
 
 def _col2im_case(gen, N, C, H, W, kernel, stride, padding, label="", dtype=D) -> Case:
-    (kh, kw), (h_out, w_out) = kernel, ((H + 2 * padding - kernel[0]) // stride + 1, (W + 2 * padding - kernel[1]) // stride + 1)
+    kh, kw = kernel
+    h_out, w_out = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
     cols = torch.randn(N, C * kh * kw, h_out * w_out, generator=gen, dtype=dtype)
     return Case((cols, (H, W), kernel, stride, padding),
                 label=label or f"N={N}, C={C}, {H}x{W}, kernel {kh}x{kw}, stride={stride}, padding={padding}")
