@@ -93,14 +93,16 @@ def test_col2im_refuses_every_library_fold(check, library):
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_the_col2im_reference_equals_f_fold_and_is_the_adjoint_of_unfold(seed):
+def test_the_col2im_reference_equals_f_fold_and_is_the_adjoint_of_unfold(seed, device):
     gen = torch.Generator().manual_seed(seed)
     kh, kw, s = (int(torch.randint(1, 5, (1,), generator=gen)) for _ in range(3))
     p = int(torch.randint(0, min(kh, kw), (1,), generator=gen))
     H, W = (int(torch.randint(max(1, k - 2 * p), 9, (1,), generator=gen)) for k in (kh, kw))
-    x = torch.randn(2, 3, H, W, generator=gen, dtype=torch.float64)
+    dtype = torch.float32 if device.type == "mps" else torch.float64
+    x = torch.randn(2, 3, H, W, generator=gen, dtype=dtype).to(device)
     cols = torch.randn_like(F.unfold(x, (kh, kw), stride=s, padding=p))
     folded = backprop.col2im(cols, (H, W), (kh, kw), stride=s, padding=p)
+    assert folded.device == cols.device and folded.dtype == cols.dtype
     torch.testing.assert_close(folded, F.fold(cols, (H, W), (kh, kw), stride=s, padding=p))
     torch.testing.assert_close((F.unfold(x, (kh, kw), stride=s, padding=p) * cols).sum(), (x * folded).sum())
 
