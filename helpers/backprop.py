@@ -10,6 +10,8 @@ respect to each input. They are the references of notebook 04; autograd must agr
 - :func:`relu_backward`, :func:`max_pool2d_backward` (to the winning unit, first maximum in
   row-major order on ties, as PyTorch does), :func:`avg_pool2d_backward` (``dout / k^2`` to all).
 - :func:`conv_matrix`: a convolution as a sparse matrix ``C``, so ``y = C x`` and ``dx = C^T dy``.
+- :func:`col2im`: the adjoint of im2col (``F.unfold``), as ``F.fold``: columns scatter-added back into
+  the image, overlaps summed, padding cropped; the input gradient of an im2col convolution.
 - :func:`numerical_gradient` and :func:`relative_error`: checking a gradient by finite differences.
 - :class:`Conv2dFunction`: a ``torch.autograd.Function`` whose backward is :func:`conv2d_backward`.
 """
@@ -26,7 +28,7 @@ from . import _validate as check
 from .conv import conv2d_unfold
 
 __all__ = ["conv2d_forward", "conv2d_backward", "relu_forward", "relu_backward", "max_pool2d_backward",
-           "avg_pool2d_backward", "conv_matrix", "numerical_gradient", "relative_error", "Conv2dFunction",
+           "avg_pool2d_backward", "conv_matrix", "col2im", "numerical_gradient", "relative_error", "Conv2dFunction",
            "conv2d"]
 
 
@@ -139,6 +141,36 @@ def conv_matrix(w: torch.Tensor, height: int, width: int, stride: int = 1, paddi
     basis = torch.eye(height * width, dtype=w.dtype, device=w.device).reshape(-1, 1, height, width)
     cols = F.unfold(basis, w.shape, padding=padding, stride=stride)      # (H*W, kH*kW, L): input q in window l?
     return torch.einsum("k,qkl->lq", w.reshape(-1), cols)
+
+
+def col2im(cols: torch.Tensor, input_shape: tuple[int, int], kernel_size: tuple[int, int], stride: int = 1,
+           padding: int = 0) -> torch.Tensor:
+    """The adjoint of im2col (``F.unfold``), as ``F.fold``: every column added back into the image.
+
+    Args:
+        cols: (N, C * kH * kW, L), one column per window, rows ordered (channel, kernel row, kernel
+            column) and windows row-major, as ``F.unfold(x, kernel_size, stride=stride, padding=padding)``.
+        input_shape: (H, W) of the image, without the padding; kernel_size: (kH, kW);
+            stride, padding: ints (padding: zeros on all four sides).
+    Returns:
+        (N, C, H, W), same dtype and device as ``cols``: where windows overlap their values add up;
+        what fell on the padding is cropped off. ``<F.unfold(x), cols> == <x, col2im(cols)>``.
+    """
+    where = "col2im"
+    check.tensor(where, "cols", cols, 3, 3)
+    (H, W), (kh, kw) = check.pair(where, "input_shape", input_shape, 1), check.pair(where, "kernel_size", kernel_size, 1)
+    s, p = check.integer(where, "stride", stride, 1), check.integer(where, "padding", padding, 0)
+    h_out, w_out = check.sliding_output(where, "the kernel", (H, W), (kh, kw), (p, p), (s, s), (1, 1))
+    n, rows, length = cols.shape
+    if rows % (kh * kw) or length != h_out * w_out:
+        raise ValueError(f"{where}: cols {tuple(cols.shape)} must be (N, C * {kh * kw}, {h_out * w_out}) for a "
+                         f"{kh}x{kw} kernel on a {H}x{W} input with stride {s} and padding {p}")
+    windows = cols.reshape(n, rows // (kh * kw), kh, kw, h_out, w_out)
+    image = cols.new_zeros(n, rows // (kh * kw), H + 2 * p, W + 2 * p)
+    for m in range(kh):          # kernel offset (m, n): every window's value there, all positions at once
+        for q in range(kw):
+            image[:, :, m:m + s * (h_out - 1) + 1:s, q:q + s * (w_out - 1) + 1:s] += windows[:, :, m, q]
+    return image[:, :, p:p + H, p:p + W]
 
 
 # -------------------------------------------------------------------------- gradient checks

@@ -32,7 +32,7 @@ def test_self_check_and_grading_pass_the_instructor_answer(name, capsys):
 
 
 @pytest.mark.parametrize("name", ["relu_backward", "conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward",
-                                  "conv_matrix", "numerical_gradient"])
+                                  "conv_matrix", "numerical_gradient", "col2im"])
 @pytest.mark.parametrize("check", ["", "grade_"])
 def test_the_self_check_and_grading_refuse_the_reference_as_an_answer(name, check):
     reference = getattr(backprop, name)
@@ -71,6 +71,52 @@ def test_conv_matrix_keeps_the_dtype_of_w(check):
 
     with pytest.raises(CheckFailure, match="dtype"):
         getattr(checks_backprop, check)(always_float32)
+
+
+def _fold_by_autograd(cols, input_shape, kernel_size, stride=1, padding=0):
+    """col2im as the gradient of <F.unfold(x), cols> with respect to x (autograd runs im2col's backward)."""
+    x = cols.new_zeros(cols.shape[0], cols.shape[1] // (kernel_size[0] * kernel_size[1]), *input_shape)
+    x.requires_grad_()
+    return torch.autograd.grad((F.unfold(x, kernel_size, stride=stride, padding=padding) * cols).sum(), x)[0]
+
+
+@pytest.mark.parametrize("check", ["col2im", "grade_col2im"])
+@pytest.mark.parametrize("library", [
+    lambda c, i, k, stride=1, padding=0: F.fold(c, i, k, stride=stride, padding=padding),
+    lambda c, i, k, stride=1, padding=0: torch.nn.Fold(i, k, stride=stride, padding=padding)(c),
+    lambda c, i, k, stride=1, padding=0: torch.ops.aten.col2im(c, list(i), list(k), [1, 1], [padding] * 2, [stride] * 2),
+    _fold_by_autograd,
+], ids=["F.fold", "nn.Fold", "aten.col2im", "autograd of unfold"])
+def test_col2im_refuses_every_library_fold(check, library):
+    with pytest.raises(CheckFailure, match="from scratch"):
+        getattr(checks_backprop, check)(library)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_col2im_reference_equals_f_fold_and_is_the_adjoint_of_unfold(seed, device):
+    gen = torch.Generator().manual_seed(seed)
+    kh, kw, s = (int(torch.randint(1, 5, (1,), generator=gen)) for _ in range(3))
+    p = int(torch.randint(0, min(kh, kw), (1,), generator=gen))
+    H, W = (int(torch.randint(max(1, k - 2 * p), 9, (1,), generator=gen)) for k in (kh, kw))
+    dtype = torch.float32 if device.type == "mps" else torch.float64
+    x = torch.randn(2, 3, H, W, generator=gen, dtype=dtype).to(device)
+    cols = torch.randn_like(F.unfold(x, (kh, kw), stride=s, padding=p))
+    folded = backprop.col2im(cols, (H, W), (kh, kw), stride=s, padding=p)
+    assert folded.device == cols.device and folded.dtype == cols.dtype
+    torch.testing.assert_close(folded, F.fold(cols, (H, W), (kh, kw), stride=s, padding=p))
+    torch.testing.assert_close((F.unfold(x, (kh, kw), stride=s, padding=p) * cols).sum(), (x * folded).sum())
+
+
+def test_the_col2im_reference_refuses_columns_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"cols \(1, 4, 5\) must be \(N, C \* 4, 4\)"):
+        backprop.col2im(torch.zeros(1, 4, 5), (3, 3), (2, 2))
+
+
+def test_the_col2im_adjoint_rule_names_a_column_added_to_the_wrong_pixel():
+    with pytest.raises(CheckFailure, match="not added to exactly the pixel F.unfold read it from"):
+        checks_backprop._adjoint_of_unfold(checks_backprop._col2im_variant(stride_used=False))
+    with pytest.raises(CheckFailure, match="wrong shape"):
+        checks_backprop._adjoint_of_unfold(checks_backprop._col2im_variant(crop="none"))
 
 
 def test_a_numerical_gradient_that_ignores_eps_is_named():

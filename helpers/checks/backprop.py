@@ -3,8 +3,8 @@
 Each exercise has a visible self-check (``conv2d_backward``, ``max_pool2d_backward`` ...) that
 prints what it checked, and a grading check (``grade_<exercise>``) for the hidden tests: seeded
 random shapes, strides and paddings in float64 against the references of :mod:`helpers.backprop`
-(which the unit tests hold to torch autograd), ties, overlapping windows, the seed 001 facts, and
-proof that no gradient was taken with autograd where the exercise asks for it by hand.
+(which the unit tests hold to torch autograd and ``F.fold``), ties, overlapping windows, the seed 001
+facts, and proof that no gradient was taken with autograd where the exercise asks for it by hand.
 ``MISTAKES`` lists the known wrong answers that explain a failure.
 """
 
@@ -390,6 +390,135 @@ def conv_matrix(student: Callable) -> None:
 def grade_conv_matrix(student: Callable) -> None:
     """Hidden test: the same rules, 15 more seeded kernels and sizes."""
     EXERCISES["conv_matrix"].grade(student)
+
+
+# ==================================================================== col2im (fold)
+def _col2im_variant(add=True, stride_used=True, crop="padding", kernel_order="mn", positions="row", dtype=None):
+    """col2im by a loop over the windows, with one known mistake switched on (each keyword is one mistake)."""
+    def col2im(cols, input_shape, kernel_size, stride=1, padding=0):
+        (H, W), (kh, kw), s, p = input_shape, kernel_size, stride, padding
+        h_out, w_out = (H + 2 * p - kh) // s + 1, (W + 2 * p - kw) // s + 1
+        n, c = cols.shape[0], cols.shape[1] // (kh * kw)
+        windows = (cols.reshape(n, c, kh, kw, -1) if kernel_order == "mn"            # rows (channel, m, n)
+                   else cols.reshape(n, c, kw, kh, -1).transpose(2, 3))              # rows read as (channel, n, m)
+        image = cols.new_zeros(n, c, H + 2 * p, W + 2 * p)
+        for l in range(h_out * w_out):
+            i, j = divmod(l, w_out) if positions == "row" else divmod(l, h_out)[::-1]
+            top, left = (i * s, j * s) if stride_used else (i, j)
+            where = (slice(None), slice(None), slice(top, top + kh), slice(left, left + kw))
+            if add:
+                image[where] += windows[..., l]
+            else:
+                image[where] = windows[..., l]
+        out = {"padding": image[:, :, p:p + H, p:p + W], "none": image, "top-left": image[:, :, :H, :W]}[crop]
+        return out if dtype is None else out.to(dtype)
+    return col2im
+
+
+MISTAKES["col2im"] = [
+    Mistake("overwritten", "where windows overlap, a pixel gets the SUM of every window's value (+=): yours kept "
+            "only the last window's (=)", _col2im_variant(add=False)),
+    Mistake("padding not cropped", "the result has the input's shape (N, C, H, W): crop the padding off the padded "
+            "image, [P:P + H, P:P + W]", _col2im_variant(crop="none")),
+    Mistake("cropped at the wrong side", "the padding is on all four sides: crop [P:P + H, P:P + W], not [:H, :W]",
+            _col2im_variant(crop="top-left")),
+    Mistake("stride ignored", "window (i, j) starts at (i*S, j*S) of the padded image: its values go back there, "
+            "not to (i, j)", _col2im_variant(stride_used=False)),
+    Mistake("kernel order transposed", "row r of cols is kernel position (m, n) = divmod(r mod (kH*kW), kW), in "
+            "row-major order as F.unfold lists it; yours read the kernel positions transposed (n, m)",
+            _col2im_variant(kernel_order="nm")),
+    Mistake("positions column-major", "column l of cols is window (i, j) = divmod(l, W_out), row-major as F.unfold "
+            "lists them; yours took the windows in column-major order", _col2im_variant(positions="col")),
+    Mistake("float64 always", "the result must have the dtype of cols: create it with cols.new_zeros(...) "
+            "(torch.zeros makes the default dtype, float64 in this notebook)", _col2im_variant(dtype=D)),
+]
+
+
+def _col2im_case(gen, N, C, H, W, kernel, stride, padding, label="", dtype=D) -> Case:
+    kh, kw = kernel
+    h_out, w_out = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    cols = torch.randn(N, C * kh * kw, h_out * w_out, generator=gen, dtype=dtype)
+    return Case((cols, (H, W), kernel, stride, padding),
+                label=label or f"N={N}, C={C}, {H}x{W}, kernel {kh}x{kw}, stride={stride}, padding={padding}")
+
+
+def _col2im_cases(gen: torch.Generator, count: int) -> list[Case]:
+    cases = [Case((torch.ones(1, 4, 4, dtype=D), (3, 3), (2, 2), 1, 0),
+                  label="all ones: each pixel counts the 2x2 windows that cover it"),
+             _col2im_case(gen, 2, 2, 4, 4, (3, 3), 1, 0, "batch 2, 2 channels, 3x3 windows overlapping (stride 1)"),
+             _col2im_case(gen, 1, 2, 5, 7, (2, 3), 1, 0, "non-square kernel and input"),
+             _col2im_case(gen, 2, 1, 7, 7, (3, 3), 2, 0, "stride 2 < kernel 3: windows overlap by one row"),
+             _col2im_case(gen, 1, 1, 7, 8, (2, 2), 3, 0, "stride 3 > kernel 2: gaps and unused last rows stay 0"),
+             _col2im_case(gen, 1, 2, 5, 5, (3, 3), 2, 1, "padding 1: the result is cropped back to 5x5"),
+             _col2im_case(gen, 1, 1, 4, 5, (3, 2), 1, 1, "float32 columns: the result is float32 too",
+                          dtype=torch.float32)]
+    for _ in range(count):
+        kh, kw, s = _int(gen, 1, 4), _int(gen, 1, 4), _int(gen, 1, 3)
+        p = _int(gen, 0, min(kh, kw) - 1)
+        H, W = _int(gen, max(1, kh - 2 * p), 8), _int(gen, max(1, kw - 2 * p), 8)
+        cases.append(_col2im_case(gen, _int(gen, 1, 2), _int(gen, 1, 3), H, W, (kh, kw), s, p))
+    return cases
+
+
+def _library_fold(op: str) -> bool:
+    """ATen operators that would do col2im's work: col2im (F.fold, nn.Fold, unfold's backward), im2col
+    (F.unfold) and every convolution (conv_transpose2d, torch.nn.grad's convolution_backward)."""
+    return op in ("col2im", "im2col") or core.is_convolution_op(op)
+
+
+def _col2im_from_scratch(student: Callable) -> None:
+    for case in EXERCISES["col2im"].cases(None)[3:6]:       # stride 2, stride 3, padding 1
+        core.assert_from_scratch("col2im", student, case, banned_builtins=(F.conv_transpose2d,),
+                                 banned_functions=(F.fold, F.unfold, *_AUTOGRAD), banned_ops=_library_fold,
+                                 why="Add the columns back into the image yourself (loops are fine).")
+
+
+def _adjoint_cases() -> list[tuple[torch.Tensor, torch.Tensor, tuple, int, int]]:
+    """(x, c, kernel, stride, padding): random images and random columns shaped like F.unfold(x)'s."""
+    gen, found = torch.Generator().manual_seed(47), []
+    for N, C, H, W, kernel, s, p in ((2, 2, 5, 4, (3, 2), 2, 1), (1, 3, 6, 6, (2, 2), 3, 0), (1, 1, 4, 6, (3, 3), 1, 2)):
+        x = _randn(gen, N, C, H, W)
+        found.append((x, torch.randn_like(F.unfold(x, kernel, stride=s, padding=p)), kernel, s, p))
+    return found
+
+
+def _adjoint_of_unfold(student: Callable) -> str:
+    """<F.unfold(x), c> == <x, col2im(c)> for random x and c: col2im is im2col's adjoint."""
+    for x, c, kernel, s, p in _adjoint_cases():
+        case = Case((c, tuple(x.shape[2:]), kernel, s, p), label="random columns")
+        back = core.call_student("col2im", student, case)
+        problem = core.close(back, x, atol=float("inf"))        # the shape, type and device only
+        if problem is not None:
+            raise CheckFailure(f"col2im: for columns of F.unfold(x) with x {tuple(x.shape)}, kernel {kernel}, "
+                               f"stride {s}, padding {p}: {problem}")
+        unfolded, folded = float((F.unfold(x, kernel, stride=s, padding=p) * c).sum()), float((x * back).sum())
+        if abs(unfolded - folded) > 1e-9 * (1 + abs(unfolded)):
+            raise CheckFailure(f"col2im: likely mistake: a column's value was not added to exactly the pixel F.unfold "
+                               f"read it from. The counterexample: <F.unfold(x), c> = {unfolded:.6g} but "
+                               f"<x, col2im(c)> = {folded:.6g} for random x {tuple(x.shape)} and c "
+                               f"{tuple(c.shape)}, kernel {kernel}, stride {s}, padding {p}")
+    return "the adjoint identity <F.unfold(x), c> == <x, col2im(c)> on random x and c (3 shapes)"
+
+
+EXERCISES["col2im"] = core.Exercise(
+    "col2im", ref.col2im, _cases(_col2im_cases, 2, 12), MISTAKES["col2im"],
+    [core.Rule("from scratch: no F.fold, nn.Fold, F.unfold, conv_transpose2d, torch.nn.grad or autograd",
+               _col2im_from_scratch),
+     core.Rule("col2im is the adjoint of im2col", _adjoint_of_unfold)],
+    ["shapes (N, C*kH*kW, L) -> (N, C, H, W); all ones on 3x3 with a 2x2 kernel counts the windows per pixel",
+     "overlapping windows add up (stride 1, stride 2 < kernel 3); stride 3 > kernel 2 leaves gaps at 0",
+     "non-square kernels and inputs; padding 1 cropped off; float32 columns give float32"],
+    seed=48, compare=partial(core.close, dtype=True))
+
+
+def col2im(student: Callable) -> None:
+    """Self-check of ``col2im(cols, input_shape, kernel_size, stride=1, padding=0) -> image``."""
+    EXERCISES["col2im"].check(student)
+
+
+def grade_col2im(student: Callable) -> None:
+    """Hidden test: the same rules, 12 more seeded shapes, kernels, strides and paddings."""
+    EXERCISES["col2im"].grade(student)
 
 
 # ======================================================================= numerical gradient

@@ -105,6 +105,26 @@ MUTANTS: list[Mutant] = [
       explains="the course's own"),
     M("conv_matrix", "square input assumed", ("h_out, w_out = height - kh + 1, width - kw + 1",
                                               "h_out, w_out = height - kh + 1, height - kh + 1")),
+    # ---- col2im
+    M("col2im", "overwritten", ("] += windows[", "] = windows["), explains="kept only the last window's"),
+    M("col2im", "padding not cropped", ("return xp[:, :, p:p + H, p:p + W]", "return xp"),
+      explains="crop the padding off"),
+    M("col2im", "cropped at the wrong side", ("return xp[:, :, p:p + H, p:p + W]", "return xp[:, :, :H, :W]"),
+      explains="not [:H, :W]"),
+    M("col2im", "stride ignored", ("xp[:, :, i * s:i * s + kh, j * s:j * s + kw] +=", "xp[:, :, i:i + kh, j:j + kw] +="),
+      explains="its values go back there"),
+    M("col2im", "kernel order transposed", ("cols.reshape(N, C, kh, kw, h_out, w_out)",
+                                            "cols.reshape(N, C, kw, kh, h_out, w_out).transpose(2, 3)"),
+      explains="kernel positions transposed"),
+    M("col2im", "positions column-major", ("cols.reshape(N, C, kh, kw, h_out, w_out)",
+                                           "cols.reshape(N, C, kh, kw, w_out, h_out).transpose(4, 5)"),
+      explains="column-major order"),
+    M("col2im", "torch.zeros", ("cols.new_zeros(N, C, H + 2 * p, W + 2 * p)", "torch.zeros(N, C, H + 2 * p, W + 2 * p)"),
+      explains="the dtype of cols"),
+    M("col2im", "nn.Fold", source="""
+def col2im(cols, input_shape, kernel_size, stride=1, padding=0):
+    return nn.Fold(input_shape, kernel_size, padding=padding, stride=stride)(cols)
+""", explains="write it from scratch"),
     # ---- numerical_gradient
     M("numerical_gradient", "forward difference", ("flat_x[i] = old - eps\n        f_minus", "flat_x[i] = old\n        f_minus"),
       ("/ (2 * eps)", "/ eps"), explains="use the centred difference"),
