@@ -3,6 +3,8 @@
 - Every solution notebook (``solutions/<name>/<name>.ipynb``) is opened and run with
   Run > Run All Cells; every code cell must run, with no error output, every widget rendered and
   its figures drawn.
+- Every released notebook (``course/``) is run with no exercise answered, as a student browsing
+  ahead does: only check cells may fail, and running on from the cell after each one reaches the end.
 - A released notebook (``course/``) is used as a student does: run the setup cell, type an answer
   to an exercise, run it and its check cell; a wrong answer shows the diagnostic, the right one
   the success line; Validate (nbgrader, student view as on Binder) answers.
