@@ -62,9 +62,13 @@ def test_every_wrong_answer_loses_its_points_and_only_those(graded):
         target = f"test_{mutant.cell}"
         if got[target][0] != 0:
             problems.append(f"{mutant.student}: {target} kept {got[target][0]} points")
-        others = {gid: s for gid, s in got.items() if gid != target and s[0] != s[1]}
+        built_on = {f"test_{cell}" for cell in mutant.breaks}
+        others = {gid: s for gid, s in got.items() if gid != target and gid not in built_on and s[0] != s[1]}
         if others:
             problems.append(f"{mutant.student}: other test cells lost points: {others}")
+        kept = {gid for gid in built_on if got[gid][0] == got[gid][1]}
+        if kept:
+            problems.append(f"{mutant.student}: declares it breaks {sorted(kept)}, which kept their points")
     assert not problems, "\n".join(problems)
 
 

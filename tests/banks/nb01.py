@@ -6,6 +6,8 @@ target test cell ``test_<cell>`` must lose its points. ``explains``, when given,
 self-check must print for it (the likely mistake it diagnoses). The visible self-check must reject
 every mutant too (tests/test_grading.py measures the agreement), except those marked
 ``hidden_only`` with the reason only a random case of the hidden test can reveal them.
+``breaks`` names later exercises that are built on this one by design and lose their points with
+it (05's capstone trains with the student's own ``train_one_epoch``): no other cell may.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Mutant:
     explains: str | None = None
     # Why only the hidden test's random cases can reveal it (the self-check passes it): must be justified.
     hidden_only: str | None = None
+    breaks: tuple[str, ...] = ()   # later cells that use this answer by design and fail with it
 
     @property
     def student(self) -> str:
@@ -41,8 +44,8 @@ class Mutant:
         return answer
 
 
-def M(cell, name, *edits, explains=None, source=None, hidden_only=None):
-    return Mutant(cell, name, tuple(edits), source, explains, hidden_only)
+def M(cell, name, *edits, explains=None, source=None, hidden_only=None, breaks=()):
+    return Mutant(cell, name, tuple(edits), source, explains, hidden_only, tuple(breaks))
 
 
 def course_version(cell: str, signature: str, call: str) -> Mutant:

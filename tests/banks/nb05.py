@@ -10,6 +10,9 @@ from __future__ import annotations
 from .nb01 import M, Mutant
 
 ASSIGNMENT = "05_cnn_training"
+# The capstone trains with the student's own train_one_epoch (issue 18): a loop that cannot train
+# fails it too, and its self-check says so ("check ... that the loop trains").
+CAPSTONE = ("final_model",)
 
 MUTANTS: list[Mutant] = [
     # ---- softmax_cross_entropy
@@ -47,13 +50,15 @@ def build_cnn(dropout=0.25):
     return training.digits_cnn(dropout)
 ''', explains="course's own"),
     # ---- train_one_epoch
-    M("train_one_epoch", "no zero_grad", ("        optimizer.zero_grad()\n", ""), explains="optimizer.zero_grad()"),
+    M("train_one_epoch", "no zero_grad", ("        optimizer.zero_grad()\n", ""), explains="optimizer.zero_grad()",
+      breaks=CAPSTONE),
     M("train_one_epoch", "no model.train()", ("    model.train()\n", ""), explains="call model.train()"),
     M("train_one_epoch", "mean of batch means",
       ("total_loss += loss.item() * len(y)", "total_loss += loss.item()"),
       ("return total_loss / seen, correct / seen", "return total_loss / len(loader), correct / seen"),
       explains="average the loss over samples"),
-    M("train_one_epoch", "no step", ("        optimizer.step()\n", ""), explains="call optimizer.step()"),
+    M("train_one_epoch", "no step", ("        optimizer.step()\n", ""), explains="call optimizer.step()",
+      breaks=CAPSTONE),
     M("train_one_epoch", "accuracy as a count", ("return total_loss / seen, correct / seen", "return total_loss / seen, correct"),
       explains="fraction of correct predictions"),
     M("train_one_epoch", "batches not moved", ("        x, y = x.to(device), y.to(device)\n", ""),
