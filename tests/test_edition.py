@@ -124,7 +124,7 @@ def _secrets() -> tuple[dict[tuple[str, str], list[str]], set]:
 
 # Notebooks whose checks modules are still being converted to one Exercise per exercise: until then
 # they compute references inline (checks.training's _ce is softmax_cross_entropy's answer).
-PENDING = {"05_cnn_training", "07_transfer_learning"}
+PENDING = {"05_cnn_training"}
 # Runs of tokens that are in the edition for a reason, with the reason (file, text in the run).
 ACCEPTED = {
     ("checks/pooling.py", "mean ( dim = ( 2 , 3 ) )"):
