@@ -392,12 +392,9 @@ class _Modules:
             return None if got_out == out else got_out if isinstance(got_out, str) else f"expected {out}"
         return core.close(got_out, out)
 
-    def exercise(self, reference: Callable, cases: Callable, mistakes: list[Mistake], rules: list[core.Rule],
-                 checked: list[str], seed: int) -> core.Exercise:
-        """The exercise on the probes of the student's factory, the reference and the ``mistakes`` (already probed)."""
-        own = _own_work_rule(self.name, lambda: cases(None)[0])
-        return core.Exercise(self.name, reference, cases, mistakes, [own, *rules], checked, seed=seed,
-                             compare=self.compare, course_versions=[])
+    def own_work(self, cases: Callable) -> core.Rule:
+        """The rule: the model's code calls none of the course's answers (checked on the first fixed case)."""
+        return _own_work_rule(self.name, lambda: cases(None)[0])
 
 
 class _Inputs(tuple):
@@ -456,11 +453,13 @@ def _lenet_count(probe: Callable) -> str:
     return (f"{count:,} parameters, in the shapes and order of conv 5x5 (6), conv 5x5 (16), 400 -> 120 -> 84 -> 10")
 
 
-LENET5 = _LENET.exercise(
-    _LENET.probe(ref.lenet5), _lenet_cases, [Mistake(m.name, m.explain, _LENET.probe(m.fn)) for m in MISTAKES["lenet5"]],
-    [core.Rule("61,706 parameters", _lenet_count)],
+LENET5 = core.Exercise(
+    "lenet5", _LENET.probe(ref.lenet5), _lenet_cases,
+    [Mistake(m.name, m.explain, _LENET.probe(m.fn)) for m in MISTAKES["lenet5"]],
+    [_LENET.own_work(_lenet_cases), core.Rule("61,706 parameters", _lenet_count)],
     ["with fixed weights, the same outputs as the reference on random 32x32 images: tanh activations, average "
-     "pooling, valid convolutions"], seed=62)
+     "pooling, valid convolutions"],
+    seed=62, compare=_LENET.compare, course_versions=[])
 
 
 @_one_thread()
@@ -607,14 +606,16 @@ def _is_identity(shortcut: nn.Module, a: torch.Tensor, args: tuple) -> None:
                            f"{sum(p.numel() for p in shortcut.parameters())} parameters")
 
 
-RESIDUAL_BLOCK = _BLOCK.exercise(
-    _BLOCK.probe(ref.ResidualBlock), _block_cases,
+RESIDUAL_BLOCK = core.Exercise(
+    "ResidualBlock", _BLOCK.probe(ref.ResidualBlock), _block_cases,
     [Mistake(m.name, m.explain, _BLOCK.probe(m.fn)) for m in MISTAKES["ResidualBlock"]],
-    [core.Rule("the output is relu(z + shortcut(a)) computed from your own layers: the ReLU comes after the addition",
+    [_BLOCK.own_work(_block_cases),
+     core.Rule("the output is relu(z + shortcut(a)) computed from your own layers: the ReLU comes after the addition",
                _definition)],
     ["identity shortcut for (4, 4, stride 1); 1x1 projection with batch norm for (3, 6, 1), (4, 4, 2), (3, 5, 2)",
      "the parameters have the reference's shapes (no conv biases); with the same weights, the same outputs "
-     "in eval and train mode, stride 2 on odd sizes included"], seed=63)
+     "in eval and train mode, stride 2 on odd sizes included"],
+    seed=63, compare=_BLOCK.compare, course_versions=[])
 
 
 @_one_thread()
@@ -704,12 +705,15 @@ def _inception_cases(gen: torch.Generator | None, count: int = 12) -> list[Case]
     return cases
 
 
-INCEPTION = _INCEPTION.exercise(
-    _INCEPTION.probe(ref.Inception), _inception_cases,
+INCEPTION = core.Exercise(
+    "Inception", _INCEPTION.probe(ref.Inception), _inception_cases,
     [Mistake(m.name, m.explain, _INCEPTION.probe(m.fn)) for m in MISTAKES["Inception"]],
-    [core.Rule("seed 001's module: 28x28x192 -> 28x28x256 (64 + 128 + 32 + 32 channels)", lambda p: _seed_shape(p.factory))],
+    [_INCEPTION.own_work(_inception_cases),
+     core.Rule("seed 001's module: 28x28x192 -> 28x28x256 (64 + 128 + 32 + 32 channels)",
+               lambda probe: _seed_shape(probe.factory))],
     ["the parameters have the reference's shapes in the order branch 1x1, 3x3, 5x5, pooling; with the same "
-     "weights, the same outputs (ReLUs, max pooling first in its branch, concatenation order and axis)"], seed=64)
+     "weights, the same outputs (ReLUs, max pooling first in its branch, concatenation order and axis)"],
+    seed=64, compare=_INCEPTION.compare, course_versions=[])
 
 
 @_one_thread()
@@ -827,13 +831,16 @@ def _unet_size(probe: Callable) -> None:
                                f"a U-Net's output must match its input, (1, 2, {h}, {w})")
 
 
-UP_BLOCK = _UP.exercise(
-    _UP.probe(ref.UpBlock), _up_cases, [Mistake(m.name, m.explain, _UP.probe(m.fn)) for m in MISTAKES["UpBlock"]],
-    [core.Rule("a SmallUNet built from your UpBlock maps 16x16 and 32x20 images to outputs of the same size",
+UP_BLOCK = core.Exercise(
+    "UpBlock", _UP.probe(ref.UpBlock), _up_cases,
+    [Mistake(m.name, m.explain, _UP.probe(m.fn)) for m in MISTAKES["UpBlock"]],
+    [_UP.own_work(_up_cases),
+     core.Rule("a SmallUNet built from your UpBlock maps 16x16 and 32x20 images to outputs of the same size",
                _unet_size)],
     ["x (N, C_in, H, W) and skip (N, C_skip, 2H, 2W) -> (N, C_out, 2H, 2W), non-square maps included",
      "the parameters have the reference's shapes; with the same weights, the same outputs: transposed "
-     "convolution 2x2 stride 2, torch.cat([up, skip], dim=1), two 3x3 same convolutions with ReLUs"], seed=65)
+     "convolution 2x2 stride 2, torch.cat([up, skip], dim=1), two 3x3 same convolutions with ReLUs"],
+    seed=65, compare=_UP.compare, course_versions=[])
 
 
 @_one_thread()

@@ -765,8 +765,9 @@ def _ft_uses_groups(student: Callable) -> str:
 def _ft_own_work(outcome: Callable) -> None:
     student = inspect.unwrap(outcome)
     model = _partly_frozen(0, "block1").float()     # built here: nothing of the course runs inside the recording
-    core.assert_not_the_course_version("fine_tune", lambda: student(model, _images(6, 12).float(), torch.arange(6) % 3, 1),
-                                       Case(()), _course_answers(ref.param_groups))
+    x, y = _images(6, 12).float(), torch.arange(6) % 3
+    core.assert_not_the_course_version("fine_tune", lambda: student(model, x, y, 1), Case(()),
+                                       _course_answers(ref.param_groups))
 
 
 FINE_TUNE = core.Exercise(
