@@ -165,3 +165,18 @@ def test_ceil_instead_of_floor_is_refused_by_the_self_check_too(check):
 
     with pytest.raises(CheckFailure, match="rounds DOWN"):
         getattr(checks_models, check)(with_ceil)
+
+
+@pytest.mark.parametrize("skeleton,model", [
+    (checks_models._skeleton(checks_models._LENET_PARAMS), models.lenet5()),
+    (checks_models._block_skeleton(4, 8), models.ResidualBlock(4, 8, stride=2)),
+    (checks_models._block_skeleton(3, 4), models.ResidualBlock(3, 4, stride=2))])
+def test_the_counting_skeletons_hold_the_course_models_parameters_and_buffers(skeleton, model):
+    """count_parameters is checked on skeletons (no architecture's code ships to students): the same names, shapes."""
+    def layout(m):
+        return ([(n, tuple(p.shape)) for n, p in m.named_parameters()],
+                [(n, tuple(b.shape)) for n, b in m.named_buffers()])
+
+    assert sorted(layout(skeleton)[0]) == sorted(layout(model)[0])
+    assert sorted(layout(skeleton)[1]) == sorted(layout(model)[1])
+    assert checks_models._count_per_module(skeleton) == checks_models._count_per_module(model)   # the same nesting

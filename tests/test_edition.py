@@ -124,7 +124,7 @@ def _secrets() -> tuple[dict[tuple[str, str], list[str]], set]:
 
 # Notebooks whose checks modules are still being converted to one Exercise per exercise: until then
 # they compute references inline (checks.training's _ce is softmax_cross_entropy's answer).
-PENDING = {"05_cnn_training", "06_architectures", "07_transfer_learning"}
+PENDING = {"05_cnn_training"}
 # Runs of tokens that are in the edition for a reason, with the reason (file, text in the run).
 ACCEPTED = {
     ("checks/pooling.py", "mean ( dim = ( 2 , 3 ) )"):
@@ -133,6 +133,12 @@ ACCEPTED = {
         "a call of the course's conv2d_backward (a stub in this edition), not its code",
     ("checks/transfer.py", "mean ( dim = ( 1 , 2 , 3"):
         "an image's mean brightness, a case of the transfer checks; a bank answer of 02 (brightness only) uses it too",
+    ("checks/training.py", "nn . Flatten ( ) , nn"):
+        "05's checks train a toy perceptron (Flatten, Linear, ReLU ...) for one epoch: a layer list, not LeNet-5",
+    ("checks/training.py", "model . eval ( ) with torch . no_grad ( )"):
+        "05's checks read a model's layer outputs in eval mode without gradients: the idiom, not extract_features",
+    ("checks/training.py", "device = next ( model . parameters ( ) ) . device"):
+        "05's checks find the model's device as every training loop does, not extract_features' code",
 }
 
 
@@ -299,9 +305,11 @@ def test_the_editions_self_checks_accept_the_answers_and_reject_the_bank(edition
 
 
 # Notebooks whose demonstrations call the course's answer of a graded exercise directly (04 its own
-# conv_matrix; 03 notebook 02's edge_maps and conv_params): in this edition that raises until the
-# demonstrations use the student's version (helpers.notebook.yours_or_ours) or a stand-in exists.
-DEMOS_NEED_ANSWERS = {"02_conv2d_edges", "03_pooling", "04_conv_backprop", *PENDING}
+# conv_matrix; 03 notebook 02's edge_maps and conv_params; 06 the course's ResidualBlock in DeepNet and
+# lenet5; 07 05's evaluate and its own freeze): in this edition that raises until the demonstrations
+# use the student's version (helpers.notebook.yours_or_ours) or a stand-in exists.
+DEMOS_NEED_ANSWERS = {"02_conv2d_edges", "03_pooling", "04_conv_backprop", "06_architectures", "07_transfer_learning",
+                      *PENDING}
 
 _RUN = """
 import sys, nbformat

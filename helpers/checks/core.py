@@ -110,6 +110,8 @@ def describe(value: Any, limit: int = 8) -> str:
         return _num(value)
     if isinstance(value, (list, tuple)) and len(value) > limit:
         return f"{type(value).__name__} of {len(value)}: {', '.join(describe(v) for v in value[:limit])}, ..."
+    if type(value) is tuple and any(isinstance(v, torch.Tensor) for v in value):  # (shapes, output): one line
+        return f"({', '.join(describe(v, limit) for v in value)})"
     if isinstance(value, torch.nn.Module):
         return f"{type(value).__name__} module"
     text = repr(value)

@@ -1,16 +1,20 @@
 """Checks for notebook 07 (transfer learning).
 
-Each exercise has a visible self-check (``freeze``, ``replace_head``, ``extract_features``,
-``param_groups``, ``precision_at_k``, ``fine_tune``) that prints what it checked, and a grading
-check (``grade_<exercise>``) for the hidden tests. Exercises that change a model in place are
-compared through an *outcome*: a few readable lines (which blocks are frozen, which are in eval
-mode, what one training step changed), so a counterexample says what differs.
-``MISTAKES`` lists the known wrong answers that explain a failure.
+Each exercise is one :class:`core.Exercise` (``FREEZE``, ``REPLACE_HEAD``, ``EXTRACT_FEATURES``,
+``PARAM_GROUPS``, ``PRECISION``, ``FINE_TUNE``) feeding its visible self-check (``freeze`` ...)
+and its hidden test (``grade_<exercise>``, which adds seeded cases; ``grade_fine_tune`` also the
+graded margin). Exercises that change a model in place are compared through an *outcome*: a few
+readable lines (which blocks are frozen, which are in eval mode, what one training step changed),
+so a counterexample says what differs, and the student edition compares with stored lines.
+An exercise that calls an earlier one (``replace_head`` calls ``freeze``) is checked with the
+course's earlier function bound in its place. ``MISTAKES`` lists the known wrong answers that
+explain a failure.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Callable
 
 import torch
@@ -33,7 +37,10 @@ class _Net(ref.SourceNet):
                 f"{'train' if self.training else 'eval'} mode, frozen: {', '.join(frozen) or 'none'})")
 
 
-def _model(seed: int = 0, classes: int = 3, width: int = 4, train: bool = True) -> ref.SourceNet:
+def _model(seed: int = 0, classes: int = 3, width: int = 4, train: bool = True,
+           frozen: tuple[str, ...] = ()) -> ref.SourceNet:
+    """A small float64 SourceNet; the children named in ``frozen`` have requires_grad False and are in eval mode
+    (the state a correct ``freeze`` leaves them in; the cases need no answer to build it)."""
     torch.manual_seed(seed)
     model = _Net(classes, width).double()
     with torch.no_grad():                         # BatchNorm statistics that are not the defaults
@@ -41,7 +48,15 @@ def _model(seed: int = 0, classes: int = 3, width: int = 4, train: bool = True) 
             if isinstance(m, nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 1.5)
-    return model.train(train)
+    model.train(train)
+    for name in frozen:
+        model.get_submodule(name).requires_grad_(False).eval()
+    return model
+
+
+def _partly_frozen(seed: int, upto: str) -> ref.SourceNet:
+    """``_model(seed)`` frozen up to and including ``upto``."""
+    return _model(seed, frozen=ref.LAYERS[:ref.LAYERS.index(upto) + 1])
 
 
 def _images(n: int = 6, size: int = 12, seed: int = 0) -> torch.Tensor:
@@ -58,7 +73,7 @@ def _one_step(model: nn.Module) -> dict[str, tuple[bool, bool]]:
     """model.train() (as every training loop does), one SGD step; what changed, per child."""
     before = copy.deepcopy(model.state_dict())
     model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = list(filter(lambda p: p.requires_grad, model.parameters()))
     x = _images(4, 12, seed=5).to(next(model.parameters()).dtype)
     y = torch.arange(4) % model(x[:1]).shape[1]
     if params:
@@ -353,7 +368,7 @@ def _head_cases(count: int = 0) -> list[Case]:
     cases = [Case((_model(0), 5), label="5 target classes, backbone frozen"),
              Case((_model(1), 5), {"freeze_backbone": False}, label="full fine-tuning: everything trainable"),
              Case((_model(2, classes=4), 2), label="2 target classes"),
-             Case((ref.freeze(_model(3), "block2"), 4), {"freeze_backbone": False},
+             Case((_partly_frozen(3, "block2"), 4), {"freeze_backbone": False},
                   label="a partly frozen model, full fine-tuning: every block trainable again"),
              Case((_model(4, train=False), 3), label="a model handed over in eval mode")]
     for i in range(count):
@@ -371,36 +386,41 @@ def _with_course(student: Callable, fn: Callable, **names: Callable) -> Callable
     return run
 
 
-def _with_freeze(student: Callable, fn: Callable) -> Callable:
-    return _with_course(student, fn, freeze=ref.freeze)
-
-
 def _head_uses_freeze(student: Callable) -> str:
     return _uses_own(student, "replace_head", "freeze", ref.freeze, lambda fn: fn(_model(5), 3),
                      lambda args, kwargs: (list(args[1:]) + list(kwargs.values()))[:1] == ["pool"])
 
 
-def _check_head(student: Callable, cases: list[Case]) -> str:
-    core.run_cases("replace_head", _with_freeze(student, _Outcome(student, _head_outcome)),
-                   _head_outcome(ref.replace_head), cases, _HEAD_MISTAKES, compare=_compare_lines)
-    core.assert_not_the_course_version("replace_head", _with_freeze(student, student), Case((_model(0), 5)),
+def _course_bound(**names: Callable) -> Callable:
+    """An :class:`core.Exercise` context: the course's functions ``names`` bound in the student's globals while
+    the student's answer (unwrapped from its outcome) is checked: an exercise that calls an earlier one is graded
+    on its own. (In the student edition, where the course's function is a stub, the student's own stays.)"""
+    return lambda outcome: core.swapped_globals(inspect.unwrap(outcome), **names)
+
+
+def _head_own_work(outcome: Callable) -> None:
+    core.assert_not_the_course_version("replace_head", inspect.unwrap(outcome), Case((_model(0), 5)),
                                        _course_answers(ref.freeze))
-    return _head_uses_freeze(student)
+
+
+REPLACE_HEAD = core.Exercise(
+    "replace_head", _head_outcome(ref.replace_head), lambda gen: _head_cases(0 if gen is None else 3), _HEAD_MISTAKES,
+    [core.Rule("written by you: no call to helpers.transfer", _head_own_work),
+     core.Rule("it uses your own freeze", lambda outcome: _head_uses_freeze(inspect.unwrap(outcome)))],
+    ["the head becomes a new nn.Linear(in_features of the old head -> n_classes), same dtype, new weights",
+     "freeze_backbone=True: every block before the head is frozen (and in eval mode), the head trainable",
+     "freeze_backbone=False: every parameter trainable (full fine-tuning)"],
+    compare=_compare_lines, course_versions=[], context=_course_bound(freeze=ref.freeze))
 
 
 def replace_head(student: Callable) -> None:
     """Self-check of ``replace_head(model, n_classes, freeze_backbone=True) -> model``."""
-    said = _check_head(student, _head_cases())
-    core.report_pass("replace_head", [
-        "the head becomes a new nn.Linear(in_features of the old head -> n_classes), same dtype, new weights",
-        "freeze_backbone=True: every block before the head is frozen (and in eval mode), the head trainable",
-        "freeze_backbone=False: every parameter trainable (full fine-tuning)", said])
+    REPLACE_HEAD.check(_Outcome(student, _head_outcome))
 
 
 def grade_replace_head(student: Callable) -> None:
     """Hidden test: the same rules, more models and class counts (the course's freeze in place of the student's)."""
-    core.assert_untampered()
-    _check_head(student, _head_cases(3))
+    REPLACE_HEAD.grade(_Outcome(student, _head_outcome))
 
 
 # ===================================================================== extract_features
@@ -454,7 +474,7 @@ def _features_reference(model, x, layer="pool"):
 
 def _features_structure(student: Callable) -> str:
     handed = [(_model(7), "in train mode"), (_model(8, train=False), "in eval mode"),
-              (ref.freeze(_model(9), "block1"), "in train mode with block1 frozen (in eval mode)")]
+              (_partly_frozen(9, "block1"), "in train mode with block1 frozen (in eval mode)")]
     for model, how in handed:
         before = (_modes(model), [p.requires_grad for p in model.parameters()])
         out = core.call_student("extract_features", _as(student, lambda: student(model, _images(3), layer="pool")),
@@ -471,25 +491,22 @@ def _features_structure(student: Callable) -> str:
     return "the model's mode restored: handed over in train mode, in eval mode, partly frozen"
 
 
-def _check_features(student: Callable, cases: list[Case]) -> str:
-    core.run_cases("extract_features", student, _features_reference, cases, MISTAKES["extract_features"])
-    core.assert_not_the_course_version("extract_features", student, cases[0], _course_answers())
-    return _features_structure(student)
+EXTRACT_FEATURES = core.Exercise(
+    "extract_features", _features_reference, lambda gen: _features_cases(gen, 0 if gen is None else 5),
+    MISTAKES["extract_features"], [core.Rule("the model's mode restored", _features_structure)],
+    ["the output of `layer` (children up to and including it), flattened to (N, D): pool -> (N, 4 width), "
+     "block3 -> (N, 4 width * H/4 * W/4)", "computed in eval mode (BatchNorm's running statistics), without gradients"],
+    seed=7, course_versions=_course_answers())
 
 
 def extract_features(student: Callable) -> None:
     """Self-check of ``extract_features(model, x, layer="pool") -> (N, D)``."""
-    said = _check_features(student, _features_cases())
-    core.report_pass("extract_features", [
-        "the output of `layer` (children up to and including it), flattened to (N, D): pool -> (N, 4 width), "
-        "block3 -> (N, 4 width * H/4 * W/4)",
-        "computed in eval mode (BatchNorm's running statistics), without gradients", said])
+    EXTRACT_FEATURES.check(student)
 
 
 def grade_extract_features(student: Callable) -> None:
     """Hidden test: the same rules, random models, layers and image sizes."""
-    core.assert_untampered()
-    _check_features(student, _features_cases(torch.Generator().manual_seed(7), 5))
+    EXTRACT_FEATURES.grade(student)
 
 
 # ===================================================================== param_groups
@@ -539,10 +556,6 @@ MISTAKES["param_groups"] = [
             _groups_frozen_included),
 ]
 _GROUPS_MISTAKES = [Mistake(m.name, m.explain, _groups_outcome(m.fn)) for m in MISTAKES["param_groups"]]
-
-
-def _partly_frozen(seed: int, upto: str) -> ref.SourceNet:
-    return ref.freeze(_model(seed), upto)
 
 
 def _groups_cases(count: int = 0) -> list[Case]:
@@ -702,14 +715,16 @@ def _with_groups(student: Callable, fn: Callable) -> Callable:
     return _with_course(student, fn, param_groups=ref.param_groups)
 
 
-def _learns(student: Callable) -> None:
+def _learns(outcome: Callable) -> None:
+    student = inspect.unwrap(outcome)
     torch.manual_seed(0)
     model = _model(3, classes=2, width=4).float()
     x = _images(16, 12, seed=3).float()
     y = (x.mean(dim=(1, 2, 3)) > x.mean()).long()
     history = student(model, x, y, 30, lr_backbone=1e-2, lr_head=5e-2)
-    from ..training import evaluate, make_loader
-    _, accuracy = evaluate(model, make_loader(x, y, shuffle=False))
+    with torch.no_grad():                          # the training accuracy, BatchNorm with its running statistics
+        logits = model.eval()(x)
+    accuracy = (logits.argmax(dim=1) == y).double().mean().item()
     if accuracy < 0.9:
         raise CheckFailure(f"fine_tune: after 30 epochs on 16 images (bright vs dark) the training accuracy is only "
                            f"{accuracy:.2f}; did it train for `epochs` epochs on (x, y)?")
@@ -747,28 +762,30 @@ def _ft_uses_groups(student: Callable) -> str:
                      lambda args, kwargs: list(args[1:]) + list(kwargs.values()) == [2e-4, 3e-2])
 
 
-def _check_fine_tune(student: Callable) -> list[str]:
-    """The self-check's and the hidden test's rules (the hidden test adds the graded margin)."""
-    if not callable(student):
-        raise CheckFailure(f"fine_tune: expected a function, got {type(student).__name__}")
-    core.run_cases("fine_tune", _with_groups(student, _Outcome(student, _steps_outcome)),
-                   _steps_outcome(_ft_reference), _ft_cases(), _FT_MISTAKES, compare=_compare_lines)
-    _with_groups(student, _learns)(student)
-    model = _partly_frozen(0, "block1").float()     # built here: the course's freeze runs outside the recording
-    core.assert_not_the_course_version("fine_tune", lambda: _with_groups(student, student)(
-        model, _images(6, 12).float(), torch.arange(6) % 3, 1), Case(()), _course_answers(ref.param_groups))
-    return [_ft_uses_groups(student), _ft_loader_arguments(student)]
+def _ft_own_work(outcome: Callable) -> None:
+    student = inspect.unwrap(outcome)
+    model = _partly_frozen(0, "block1").float()     # built here: nothing of the course runs inside the recording
+    x, y = _images(6, 12).float(), torch.arange(6) % 3
+    core.assert_not_the_course_version("fine_tune", lambda: student(model, x, y, 1), Case(()),
+                                       _course_answers(ref.param_groups))
+
+
+FINE_TUNE = core.Exercise(
+    "fine_tune", _steps_outcome(_ft_reference), lambda gen: _ft_cases(), _FT_MISTAKES,
+    [core.Rule("it trains for `epochs` epochs: 30 epochs fit 16 images and it returns fit's History", _learns),
+     core.Rule("written by you: no call to helpers.transfer but param_groups", _ft_own_work),
+     core.Rule("it uses your own param_groups", lambda outcome: _ft_uses_groups(inspect.unwrap(outcome))),
+     core.Rule("the loader's arguments", lambda outcome: _ft_loader_arguments(inspect.unwrap(outcome)))],
+    ["Adam with two learning rates: after one step the pretrained blocks moved by about lr_backbone, the head "
+     "by about lr_head, the frozen block not at all",
+     f"graded too: fine-tuned at 10 labels per class, the course's pretrained model must beat the from-scratch "
+     f"baseline by {MARGIN:.2f} (run only by the hidden test: it takes a few seconds)"],
+    compare=_compare_lines, course_versions=[], context=_course_bound(param_groups=ref.param_groups))
 
 
 def fine_tune(student: Callable) -> None:
     """Self-check of ``fine_tune(model, x, y, epochs, lr_backbone, lr_head, transform) -> History``."""
-    said = _check_fine_tune(student)
-    core.report_pass("fine_tune", [
-        "Adam with two learning rates: after one step the pretrained blocks moved by about lr_backbone, the head "
-        "by about lr_head, the frozen block not at all",
-        "it trains for `epochs` epochs: 30 epochs fit 16 images and it returns fit's History", *said,
-        f"graded too: fine-tuned at 10 labels per class, the course's pretrained model must beat the from-scratch "
-        f"baseline by {MARGIN:.2f} (run only by the hidden test: it takes a few seconds)"])
+    FINE_TUNE.check(_Outcome(student, _steps_outcome))
 
 
 def grade_fine_tune(student: Callable, margin: float = MARGIN) -> None:
@@ -777,8 +794,7 @@ def grade_fine_tune(student: Callable, margin: float = MARGIN) -> None:
 
     Returns None: a test cell's last value would count as partial credit in nbgrader.
     """
-    core.assert_untampered()
-    _check_fine_tune(student)
+    FINE_TUNE.grade(_Outcome(student, _steps_outcome))
     record = ref.source_record()["target"]
     test = ref.target_set(60, ref.TARGET_TEST_SEED)            # 300 held-out target images, to stay fast
     accuracy = _with_groups(student, ref.target_trial)(
