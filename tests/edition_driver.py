@@ -3,9 +3,12 @@
     python edition_driver.py job.json result.json      (cwd and PYTHONPATH: the student edition)
 
 ``job.json`` holds the notebook's setup cell, its exercise and check cells in order (the answers
-typed in), and the bank's wrong answers. Each check cell runs after its answer; then each wrong
-answer is typed in, its check cell run (it must raise) and the right answer typed back.
-``result.json``: ``failures`` (check cells that raised on the right answers, with the error),
+typed in), the plain cells an exercise's check needs (``call``: run between an answer and its
+check, as 05's capstone cell trains the model its check reads; ``context``: what an answer or a
+call reads, as the data split it trains on) and the bank's wrong answers. Each check cell runs
+after its answer; then each wrong answer is typed in, its call cells run again, its check cell run
+(it must raise) and the right answer typed back (with its call cells).
+``result.json``: ``failures`` (check, call or context cells that raised on the right answers, with the error),
 ``passed_wrong`` (wrong answers a check let through), ``unexplained`` (wrong answers whose
 ``explains`` text the check did not print), ``helpers`` (where ``helpers`` was imported from).
 """
@@ -45,23 +48,30 @@ def main(job_path: str, result_path: str) -> None:
         raise SystemExit(f"setup cell failed: {error}")
     import helpers
 
-    answers, failures = {}, {}
+    answers, calls, failures = {}, {}, {}
     for cell in job["cells"]:
         if cell["kind"] == "answer":
             answers[cell["gid"]] = cell["source"]
+        elif cell["kind"] == "call":
+            calls.setdefault(cell["gid"], []).append(cell["source"])
         _, error = _run(cell["source"], namespace)
-        if error and cell["kind"] == "test":
-            failures[cell["gid"]] = error
+        if error and cell["kind"] != "answer":
+            failures[cell["gid"] if cell["kind"] == "test" else f"{cell['kind']} {cell['gid']}"] = error
     passed_wrong, unexplained = [], []
     tests = {c["gid"]: c["source"] for c in job["cells"] if c["kind"] == "test"}
+
+    def type_in(cell: str, source: str) -> None:
+        for code in (source, *calls.get(cell, [])):
+            _run(code, namespace)
+
     for mutant in job["mutants"]:
-        _run(mutant["source"], namespace)
+        type_in(mutant["cell"], mutant["source"])
         printed, error = _run(tests[f"test_{mutant['cell']}"], namespace)
         if error is None:
             passed_wrong.append(mutant["student"])
         elif mutant["explains"] and mutant["explains"] not in printed + error and _STUB not in error:
             unexplained.append(f"{mutant['student']}: {error[:1500]}")
-        _run(answers[mutant["cell"]], namespace)
+        type_in(mutant["cell"], answers[mutant["cell"]])
     json.dump({"failures": failures, "passed_wrong": passed_wrong, "unexplained": unexplained,
                "helpers": helpers.__file__}, open(result_path, "w"), indent=1)
 

@@ -123,8 +123,8 @@ def _secrets() -> tuple[dict[tuple[str, str], list[str]], set]:
 
 
 # Notebooks whose checks modules are still being converted to one Exercise per exercise: until then
-# they compute references inline (checks.training's _ce is softmax_cross_entropy's answer).
-PENDING = {"05_cnn_training"}
+# they may compute references inline. None left: every notebook's checks are converted.
+PENDING: set[str] = set()
 # Runs of tokens that are in the edition for a reason, with the reason (file, text in the run).
 ACCEPTED = {
     ("checks/pooling.py", "mean ( dim = ( 2 , 3 ) )"):
@@ -133,12 +133,9 @@ ACCEPTED = {
         "a call of the course's conv2d_backward (a stub in this edition), not its code",
     ("checks/transfer.py", "mean ( dim = ( 1 , 2 , 3"):
         "an image's mean brightness, a case of the transfer checks; a bank answer of 02 (brightness only) uses it too",
-    ("checks/training.py", "nn . Flatten ( ) , nn"):
-        "05's checks train a toy perceptron (Flatten, Linear, ReLU ...) for one epoch: a layer list, not LeNet-5",
-    ("checks/training.py", "model . eval ( ) with torch . no_grad ( )"):
-        "05's checks read a model's layer outputs in eval mode without gradients: the idiom, not extract_features",
-    ("checks/training.py", "device = next ( model . parameters ( ) ) . device"):
-        "05's checks find the model's device as every training loop does, not extract_features' code",
+    ("checks/transfer.py", "logits . argmax ( dim = 1 ) == y )"):
+        "07's fine_tune rule measures a training accuracy: the accuracy idiom of every classifier (05's loops count "
+        "their correct predictions the same way), not a training loop",
 }
 
 
@@ -253,22 +250,78 @@ def grade_f(student):
     assert "core.use_stored(globals(), 'toy')" in out
 
 
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """The names a cell binds anywhere (assignments, defs, arguments, imports) and the names it reads."""
+    try:
+        tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith("%")))
+    except SyntaxError:
+        return set(), set()
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+    return bound, read
+
+
+def _kinds(code: list) -> list[tuple[str, str | None]]:
+    """``(kind, grade_id)`` of each code cell: setup, answer, test, a *call* (a plain cell between an answer and its
+    test: 05's capstone cell trains the model its check reads) or a plain cell (None)."""
+    kinds, open_answer = [], None
+    for i, cell in enumerate(code):
+        meta = cell.metadata.get("nbgrader", {})
+        if i == 0:
+            kinds.append(("setup", None))
+        elif meta.get("solution") and "grade_id" in meta:
+            kinds.append(("answer", meta["grade_id"]))
+            open_answer = meta["grade_id"]
+        elif meta.get("grade") and "grade_id" in meta:
+            kinds.append(("test", meta["grade_id"]))
+            open_answer = None
+        else:
+            kinds.append(("call", open_answer) if open_answer else (None, None))
+    return kinds
+
+
+def _context(sources: list[str], kinds: list) -> set[int]:
+    """The plain cells that bind what an answer or a call cell reads and neither the setup nor an answer binds
+    (05's capstone trains on the Fashion-MNIST split a plain cell loads), with what those read in turn."""
+    binds = {i: _names(source)[0] for i, source in enumerate(sources)}
+    given = set(dir(__builtins__)) | binds[0] | {n for i, (k, _) in enumerate(kinds) if k == "answer" for n in binds[i]}
+    wanted = [i for i, (k, _) in enumerate(kinds) if k in ("answer", "call")]
+    chosen: set[int] = set()
+    while wanted:
+        i = wanted.pop()
+        bound, read = _names(sources[i])
+        for name in read - bound - given:
+            source = max((j for j in range(i) if kinds[j][0] is None and name in binds[j]), default=None)
+            if source is not None and source not in chosen:
+                chosen.add(source)
+                wanted.append(source)
+    return chosen
+
+
 def _job(edition, assignment: str) -> dict:
     release = nbformat.read(notebook_path(edition.root / "course", assignment), as_version=4)
     answers = solution_sources(assignment)
+    code = [c for c in release.cells if c.cell_type == "code"]
+    kinds = _kinds(code)
+    sources = [answers[gid] if kind == "answer" else cell.source for cell, (kind, gid) in zip(code, kinds)]
+    context = _context(sources, kinds)
     cells = []
-    for cell in release.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or "grade_id" not in meta:
-            continue
-        if meta.get("solution"):
-            cells.append({"kind": "answer", "gid": meta["grade_id"], "source": answers[meta["grade_id"]]})
-        elif meta.get("grade"):
-            cells.append({"kind": "test", "gid": meta["grade_id"], "source": cell.source})
-    setup = next(c.source for c in release.cells if c.cell_type == "code")
+    for i, (source, (kind, gid)) in enumerate(zip(sources, kinds)):
+        if kind in ("answer", "test", "call"):
+            cells.append({"kind": kind, "gid": gid, "source": source})
+        elif i in context:
+            cells.append({"kind": "context", "gid": f"cell {i}", "source": source})
     mutants = [{"cell": m.cell, "student": m.student, "explains": m.explains, "source": m.apply(answers[m.cell])}
                for m in BANKS[assignment] if not m.hidden_only]
-    return {"setup": setup, "cells": cells, "mutants": mutants}
+    return {"setup": code[0].source, "cells": cells, "mutants": mutants}
 
 
 # Diagnoses the student edition cannot give: the check is not yet one Exercise, and its mistakes
@@ -279,7 +332,8 @@ LOST_DIAGNOSES = {"Conv2dFn__no_bias_gradient"}
 def _self_checks(root: Path, job: dict, tmp_path: Path) -> dict:
     """The driver's result for ``job`` with the ``helpers`` of ``root`` (an edition or this repository)."""
     (tmp_path / "job.json").write_text(json.dumps(job))
-    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    # the graded budget: a call cell (05's capstone) trains as the grading run does, one epoch
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "COURSE_BUDGET": "fast"}
     env.pop("NBGRADER_EXECUTION", None)
     proc = subprocess.run([sys.executable, str(Path(__file__).parent / "edition_driver.py"), str(tmp_path / "job.json"),
                            str(tmp_path / "result.json")], cwd=root, env=env, capture_output=True, text=True,
@@ -305,11 +359,12 @@ def test_the_editions_self_checks_accept_the_answers_and_reject_the_bank(edition
 
 
 # Notebooks whose demonstrations call the course's answer of a graded exercise directly (04 its own
-# conv_matrix; 03 notebook 02's edge_maps and conv_params; 06 the course's ResidualBlock in DeepNet and
-# lenet5; 07 05's evaluate and its own freeze): in this edition that raises until the demonstrations
-# use the student's version (helpers.notebook.yours_or_ours) or a stand-in exists.
-DEMOS_NEED_ANSWERS = {"02_conv2d_edges", "03_pooling", "04_conv_backprop", "06_architectures", "07_transfer_learning",
-                      *PENDING}
+# conv_matrix; 03 notebook 02's edge_maps and conv_params; 05 06's count_parameters and its own evaluate
+# and EarlyStopping, also through fit; 06 the course's ResidualBlock in DeepNet and lenet5; 07 05's
+# evaluate and its own freeze): in this edition that raises until the demonstrations use the student's
+# version (helpers.notebook.yours_or_ours) or a stand-in exists.
+DEMOS_NEED_ANSWERS = {"02_conv2d_edges", "03_pooling", "04_conv_backprop", "05_cnn_training", "06_architectures",
+                      "07_transfer_learning", *PENDING}
 
 _RUN = """
 import sys, nbformat
