@@ -890,10 +890,10 @@ def grade_random_shift(student: Callable) -> None:
 
 
 # ===================================================================== the capstone model
-# The graded run trains the capstone with pick(..., fast=...): 1 epoch of 6,000 Fashion-MNIST images.
+# The graded run trains the capstone with pick(..., fast=...): 1 epoch of 4,000 Fashion-MNIST images.
 # Measured with `python benchmarks/capstone.py --budget fast --seeds 0 1 2 3 4` (README); the
 # threshold sits well below the lowest seed so that a correct recipe never fails by chance.
-GRADED_ACCURACY = 0.70       # measured 2026-11-30: median 0.795, lowest 0.760 over seeds 0-4
+GRADED_ACCURACY = 0.65       # measured 2026-12-01: median 0.764, lowest 0.741 over seeds 0-4
 FULL_ACCURACY = 0.88          # the full budget: median of 3 seeds 0.885 (python benchmarks/capstone.py)
 MAX_PARAMETERS = 100_000
 FASHION_SHAPE = (1, 28, 28)
@@ -954,7 +954,7 @@ def final_model(model) -> None:
     _final_rules(model)
     accuracy, n = _test_accuracy(model)
     ran = (f"this run used the {budget()!r} budget; the graded run calls train_final_model again with the "
-           f"'fast' values of pick(...) (1 epoch of 6,000 images) and needs test accuracy >= {GRADED_ACCURACY} then")
+           f"'fast' values of pick(...) (1 epoch of 4,000 images) and needs test accuracy >= {GRADED_ACCURACY} then")
     if accuracy < GRADED_ACCURACY:
         raise CheckFailure(f"final_model: test accuracy {accuracy:.3f} is below {GRADED_ACCURACY}; check the "
                            f"learning rate, that the loop trains (train_one_epoch, not evaluate) on the right "
