@@ -6,7 +6,7 @@
 mybinder.org gives a session about 1 CPU and 2 GB. A student typically keeps two notebooks open
 (each kernel keeps its tensors after running every cell) and presses Validate on a third, which
 runs that notebook once more in a kernel of its own. This runs exactly that on one CPU with
-Binder's thread settings (``binder/start``): the two notebooks' solutions cell by cell in kernels
+Binder's thread and allocator settings (``binder/start``): the two notebooks' solutions cell by cell in kernels
 that stay alive, then nbgrader's Validator on the third notebook's answers typed into its release,
 sampling the memory of every kernel all the while.
 
@@ -29,7 +29,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the nbgrader driver shared with the grading tests
-BINDER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+sys.path.insert(0, str(REPO / "scripts"))
+from binder_pins import binder_start_env  # noqa: E402  (binder/start's variables, read from the file)
 
 
 class Sampler(threading.Thread):
@@ -94,7 +95,7 @@ def main() -> None:
     parser.add_argument("--open", nargs=2, default=["05_cnn_training", "07_transfer_learning"])
     parser.add_argument("--validate", default="06_architectures")
     args = parser.parse_args()
-    os.environ.update(BINDER_ENV)
+    os.environ.update(binder_start_env())
     os.environ.pop("CI", None)
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:1])  # Binder's one CPU
     sampler = Sampler()

@@ -8,7 +8,7 @@
    dropped and the same versions come from PyPI (the CUDA build, which runs on the CPU alike), and
    the script says so. The course is then installed without dependencies, as ``binder/postBuild`` does.
 2. Runs every solution notebook in that environment as a Binder session does: one CPU thread
-   (``binder/start``'s settings), pinned to one core, the full budget by default. Each notebook's
+   (``binder/start``'s threads and allocator settings), pinned to one core, the full budget by default. Each notebook's
    kernel peak memory must stay under Binder's 2 GB (:data:`LIMIT_MIB`), and no cell may fail.
 
 Prints one line per notebook (seconds, kernel peak memory) and exits non-zero on any failure. CI
@@ -30,7 +30,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 REQUIREMENTS = REPO / "binder" / "requirements.txt"
 LIMIT_MIB = 2048            # mybinder.org's memory limit per session
-BINDER_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # binder/start
+
+
+def binder_start_env() -> dict[str, str]:
+    """The variables ``binder/start`` exports (threads, allocator): what every Binder kernel runs with."""
+    text = (REPO / "binder" / "start").read_text()
+    return dict(re.findall(r"^export\s+(\w+)=(\S+)\s*$", text, flags=re.M))
 
 # Run inside the Binder venv: one notebook, its seconds and the kernel's peak resident memory.
 _RUNNER = """
@@ -94,7 +99,7 @@ def run_notebook(python: Path, notebook: Path, budget: str) -> dict:
     """Run ``notebook`` in the Binder venv on one core and one thread; the runner's result."""
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "NBGRADER_EXECUTION", "COURSE_BUDGET",
                                                             "PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(BINDER_THREADS, COURSE_BUDGET=budget, PATH=f"{python.parent}{os.pathsep}{env.get('PATH', '')}")
+    env.update(binder_start_env(), COURSE_BUDGET=budget, PATH=f"{python.parent}{os.pathsep}{env.get('PATH', '')}")
     core = sorted(os.sched_getaffinity(0))[:1]
     proc = subprocess.run([str(python), "-c", _RUNNER, str(notebook)], env=env, capture_output=True, text=True,
                           preexec_fn=lambda: os.sched_setaffinity(0, core))
