@@ -82,7 +82,15 @@ def test_fine_tune_self_check_passes_the_reference(capsys):
 def test_fine_tune_grading_measures_the_margin():
     assert checks_transfer.grade_fine_tune(_fine_tune) is None       # no value: nbgrader would score it
     with pytest.raises(checks_transfer.CheckFailure, match="transfer should win"):
-        checks_transfer.grade_fine_tune(_fine_tune, margin=0.9)
+        checks_transfer._beats_scratch(_fine_tune, margin=0.9)
+
+
+@pytest.mark.parametrize("check", ["fine_tune", "grade_fine_tune"])
+def test_the_margin_is_enforced_by_the_self_check_too(check, monkeypatch):
+    strict = checks_transfer._beats_scratch
+    monkeypatch.setattr(checks_transfer, "_beats_scratch", lambda student: strict(student, margin=0.9))
+    with pytest.raises(checks_transfer.CheckFailure, match="transfer should win"):
+        getattr(checks_transfer, check)(_fine_tune)
 
 
 MISTAKES = [(n, m) for n, m in mistakes_of(checks_transfer)]
