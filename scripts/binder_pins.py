@@ -37,20 +37,9 @@ def binder_start_env() -> dict[str, str]:
     text = (REPO / "binder" / "start").read_text()
     return dict(re.findall(r"^export\s+(\w+)=(\S+)\s*$", text, flags=re.M))
 
-# Run inside the Binder venv: one notebook, its seconds and the kernel's peak resident memory.
-_RUNNER = """
-import json, resource, sys, time, nbformat
-from nbclient import NotebookClient
-path = sys.argv[1]
-nb = nbformat.read(path, as_version=4)
-start = time.perf_counter()
-NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
-               resources={"metadata": {"path": path.rsplit("/", 1)[0]}}).execute()
-errors = [f"cell {i}: {o.ename}: {o.evalue}"[:300] for i, c in enumerate(nb.cells) if c.cell_type == "code"
-          for o in c.outputs if o.output_type == "error"]
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(json.dumps({"seconds": round(time.perf_counter() - start, 1), "peak_mib": round(peak), "errors": errors}))
-"""
+
+# Runs one notebook inside the Binder venv and prints its seconds, kernel peak memory and errors as JSON.
+RUNNER = REPO / "benchmarks" / "run.py"   # its --execute mode (the budget table's own runner)
 
 
 def _reachable(url: str) -> bool:
@@ -101,7 +90,7 @@ def run_notebook(python: Path, notebook: Path, budget: str) -> dict:
                                                             "PYTHONPATH", "VIRTUAL_ENV")}
     env.update(binder_start_env(), COURSE_BUDGET=budget, PATH=f"{python.parent}{os.pathsep}{env.get('PATH', '')}")
     core = sorted(os.sched_getaffinity(0))[:1]
-    proc = subprocess.run([str(python), "-c", _RUNNER, str(notebook)], env=env, capture_output=True, text=True,
+    proc = subprocess.run([str(python), str(RUNNER), "--execute", str(notebook)], env=env, capture_output=True, text=True,
                           preexec_fn=lambda: os.sched_setaffinity(0, core))
     if proc.returncode != 0:
         return {"seconds": 0, "peak_mib": 0, "errors": [proc.stderr.strip()[-600:]]}
