@@ -361,20 +361,23 @@ class NotebookPage:
                 ".some(p => (p.textContent || '').trim() !== '[ ]:')", arg=self.CELLS, timeout=60_000)
         except Exception as error:
             raise AssertionError(f"Run > Run All Cells did not start any cell in 60 s: {self.prompts()[:5]}") from error
-        # Done when no prompt reads [*]: and every code cell has a number, or a cell failed (then
-        # JupyterLab stops and clears the queue, and the assertions report it).
+        self.wait_queue_done(0, timeout_ms)
+        return time.monotonic() - start
+
+    def wait_queue_done(self, start: int = 0, timeout_ms: int = 240_000) -> None:
+        """Wait until a run of the cells from ``start`` on is over: no prompt reads ``[*]:``, and either
+        every code cell from ``start`` has a number or a cell failed (JupyterLab then stops and clears
+        the queue, and the caller reports it)."""
         self.page.wait_for_function(
-            """() => {
-              const cells = Array.from(document.querySelectorAll(arguments[0]));
+            """([sel, start]) => {
+              const cells = Array.from(document.querySelectorAll(sel)).slice(start);
               const prompts = cells.filter(c => c.classList.contains('jp-CodeCell'))
                 .map(c => (c.querySelector('.jp-InputPrompt').textContent || '').trim());
               if (prompts.some(p => p === '[*]:')) return false;
               if (prompts.every(p => /^\\[\\d+\\]:$/.test(p))) return true;
               return cells.some(c => c.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'));
-            }""".replace("arguments[0]", json.dumps(self.CELLS)),
-            timeout=timeout_ms, polling=250)
+            }""", arg=[self.CELLS, start], timeout=timeout_ms, polling=250)
         self.wait_kernel_idle(timeout_ms)
-        return time.monotonic() - start
 
     def run_cell(self, index: int, timeout_ms: int = 120_000) -> str:
         """Select cell ``index`` (command mode) and press Shift+Enter; returns its new prompt."""

@@ -284,26 +284,14 @@ def _grade_cells(path: Path) -> set[int]:
 
 
 def _run_from(nb: NotebookPage, index: int, timeout_ms: int = 240_000) -> None:
-    """Select cell ``index`` and use Run > Run Selected Cell and All Below; wait until the queue is empty.
-
-    JupyterLab stops the queue at the first cell that raises, so the run is over when no prompt reads
-    ``[*]:`` and either every code cell from ``index`` on has a number or a cell shows an error.
-    """
+    """Select cell ``index`` and use Run > Run Selected Cell and All Below; wait until the queue is empty
+    (JupyterLab stops it at the first cell that raises)."""
     cell = nb.cells.nth(index)
     cell.scroll_into_view_if_needed()
     cell.locator(".jp-InputPrompt").click()
     nb.page.keyboard.press("Escape")
     nb.menu("Run", "Run Selected Cell and All Below")
-    nb.page.wait_for_function(
-        """([sel, start]) => {
-          const cells = Array.from(document.querySelectorAll(sel)).slice(start);
-          const prompts = cells.filter(c => c.classList.contains('jp-CodeCell'))
-            .map(c => (c.querySelector('.jp-InputPrompt').textContent || '').trim());
-          if (prompts.some(p => p === '[*]:')) return false;
-          if (prompts.every(p => /^\\[\\d+\\]:$/.test(p))) return true;
-          return cells.some(c => c.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'));
-        }""", arg=[nb.CELLS, index], timeout=timeout_ms, polling=250)
-    nb.wait_kernel_idle(timeout_ms)
+    nb.wait_queue_done(index, timeout_ms)
 
 
 @pytest.mark.parametrize("path", RELEASES, ids=[p.stem for p in RELEASES])
