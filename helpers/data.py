@@ -267,13 +267,32 @@ def load_digits(size=None, seed: int = 0, val_fraction: float = 0.2, test_fracti
         a :class:`Split`: ``x_*`` (N, 1, H, W) in [0, 1] (the raw 0..16 grey levels / 16),
         ``y_*`` (N,) long; 60/20/20 % of each class by default (1079 / 359 / 359 images).
     """
-    from sklearn.datasets import load_digits as sklearn_digits
-
     dtype = check.float_dtype("load_digits", dtype)
-    bunch = sklearn_digits()
-    x = torch.as_tensor(bunch.images, dtype=dtype)[:, None] / 16.0
-    y = torch.as_tensor(bunch.target, dtype=torch.long)
+    images, target = _digits_arrays()
+    x = torch.as_tensor(images, dtype=dtype)[:, None] / 16.0
+    y = torch.as_tensor(target, dtype=torch.long)
     return _split(_resized(x, size), y, val_fraction, test_fraction, seed, DIGIT_CLASSES)
+
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The digits as scikit-learn ships them: images (1797, 8, 8) of grey levels 0..16, targets (1797,).
+
+    Read from scikit-learn's own data file without importing scikit-learn: importing it (with the
+    parts of SciPy it loads) costs a kernel 30-120 MiB, and a Binder session has 2 GB for all of its
+    kernels. Its loader reads the same file the same way; it is the fallback should the file move.
+    """
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("sklearn")  # locates the package without running it
+    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz") if spec else ""
+    if not os.path.exists(path):
+        from sklearn.datasets import load_digits as sklearn_digits
+
+        bunch = sklearn_digits()
+        return bunch.images, bunch.target
+    table = np.loadtxt(path, delimiter=",")   # 64 grey levels, then the label, per row
+    return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(int)
 
 
 def _default_root() -> str:

@@ -3,10 +3,11 @@
     python scripts/binder_pins.py [--venv .venv-binder] [--budget full|fast] [NOTEBOOK ...]
 
 1. Builds (or reuses) a virtual environment with exactly the pins of ``binder/requirements.txt``.
-   Those pin PyTorch's CPU-only builds (``torch==2.9.1+cpu``) from PyTorch's own index; where that
-   index cannot be reached (an offline CI with only PyPI), the ``+cpu`` suffix and the index line are
-   dropped and the same versions come from PyPI (the CUDA build, which runs on the CPU alike), and
-   the script says so. The course is then installed without dependencies, as ``binder/postBuild`` does.
+   Those pin PyTorch's CPU-only builds (``torch==2.13.0+cpu``) from PyTorch's own index; where that
+   index cannot be reached (an offline CI with only PyPI or a mirror), a pin keeps its ``+cpu`` if the
+   exact build is on the indexes that are reachable, and otherwise the same version comes from PyPI
+   (the CUDA build, which runs on the CPU alike); the script says which. A CPU torch beside PyPI's
+   torchvision gets the two op declarations torchvision needs to import (``_declare_torchvision_ops``). The course is then installed without dependencies, as ``binder/postBuild`` does.
 2. Runs every solution notebook in that environment as a Binder session does: one CPU thread
    (``binder/start``'s threads and allocator settings), pinned to one core, the full budget by default. Each notebook's
    kernel peak memory must stay under Binder's 2 GB (:data:`LIMIT_MIB`), and no cell may fail.
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -50,16 +52,33 @@ def _reachable(url: str) -> bool:
         return False
 
 
+def _installable(line: str) -> bool:
+    """Whether pip finds the requirement ``line`` on the indexes configured here (no download, no deps)."""
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--ignore-installed",
+                           "-q", line], capture_output=True, text=True)
+    return proc.returncode == 0
+
+
 def pinned_requirements() -> tuple[list[str], str]:
-    """The requirement lines to install, and a note on what was changed to install them here."""
+    """The requirement lines to install, and a note on what was changed to install them here.
+
+    Where PyTorch's CPU index cannot be reached, each ``+cpu`` pin is kept if pip finds that exact build
+    anyway (a local mirror of the index), and only the pins it cannot find lose their suffix (the same
+    version's PyPI build, which runs on the CPU the same way).
+    """
     lines = [line.strip() for line in REQUIREMENTS.read_text().splitlines()
              if line.strip() and not line.lstrip().startswith("#")]
     index = next((line.split(None, 1)[1] for line in lines if line.startswith("--extra-index-url")), None)
     if index is None or _reachable(index):
         return lines, f"exact pins, PyTorch from {index}" if index else "exact pins"
-    kept = [re.sub(r"\+cpu$", "", line) for line in lines if not line.startswith("--extra-index-url")]
-    return kept, (f"PyTorch's CPU index ({index}) is not reachable from here: the same versions without "
-                  "'+cpu' come from PyPI (the CUDA build; it runs on the CPU the same way)")
+    pins = [line for line in lines if not line.startswith("--extra-index-url")]
+    dropped = [line for line in pins if line.endswith("+cpu") and not _installable(line)]
+    kept = [line.removesuffix("+cpu") if line in dropped else line for line in pins]
+    if not dropped:
+        return kept, f"exact pins, the +cpu builds from this machine's indexes ({index} is not reachable)"
+    return kept, (f"PyTorch's CPU index ({index}) is not reachable from here and {', '.join(dropped)} is not on "
+                  "this machine's indexes: that pin comes from PyPI without '+cpu' (the CUDA build of the same "
+                  "version; it runs on the CPU the same way)")
 
 
 def build_venv(venv: Path) -> Path:
@@ -67,21 +86,56 @@ def build_venv(venv: Path) -> Path:
     python = venv / "bin" / "python"
     lines, note = pinned_requirements()
     print(f"binder pins: {note}", flush=True)
+    text = "\n".join(lines) + "\n"
+    wanted, done = venv / "binder-requirements.txt", venv / "binder-requirements.installed"
+    if python.exists() and not (done.exists() and done.read_text() == text):
+        shutil.rmtree(venv)   # other pins: start afresh, or packages only the old pins needed would stay
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    wanted, done = venv / "binder-requirements.txt", venv / "binder-requirements.installed"
-    wanted.write_text("\n".join(lines) + "\n")
-    if not done.exists() or done.read_text() != wanted.read_text():   # installed once, reused after
+    wanted.write_text(text)
+    if not done.exists():   # installed once, reused after
         pip = [str(python), "-m", "pip", "install", "-q"]
         for args in (["-r", str(wanted)], ["--no-deps", "-e", str(REPO)]):
             proc = subprocess.run(pip + args, capture_output=True, text=True)   # pip's output only if it fails
             if proc.returncode:
                 sys.exit(f"binder pins: pip install {' '.join(args)} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
         done.write_text(wanted.read_text())
+    _declare_torchvision_ops(python)
     versions = subprocess.run([str(python), "-c", "import torch, numpy; print(torch.__version__, numpy.__version__)"],
                               capture_output=True, text=True, check=True).stdout.split()
     print(f"binder venv: torch {versions[0]}, numpy {versions[1]}", flush=True)
     return python
+
+
+# torchvision registers fake kernels for these two of its compiled ops whether or not the ops loaded
+_UNGUARDED_OPS = ("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+                  "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+_SHIM_MARK = "# scripts/binder_pins.py"
+
+
+def _declare_torchvision_ops(python: Path) -> None:
+    """Let PyPI's torchvision import beside torch's CPU build, where its own CPU build is not available.
+
+    Its compiled ops link against torch's CUDA libraries and cannot load, and torchvision then fails to
+    import because it registers fake kernels for ``nms`` and ``qnms`` unconditionally. Declaring those
+    two schemas (without kernels) in the venv's copy of ``torchvision/extension.py`` lets it import;
+    the course calls no torchvision op, so the notebooks run as on Binder, whose torchvision is the CPU build.
+    """
+    probe = ("import importlib.metadata as m, importlib.util as u; "  # torchvision itself would fail to import
+             "mixed = m.version('torch').endswith('+cpu') and not m.version('torchvision').endswith('+cpu'); "
+             "print(u.find_spec('torchvision').submodule_search_locations[0] if mixed else '')")
+    where = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    if not where:
+        return   # a matching pair (both CPU builds, or both from PyPI): nothing to do
+    extension = Path(where) / "extension.py"
+    if _SHIM_MARK not in extension.read_text():
+        lines = "".join(f"    _binder_pins.define({schema!r})\n" for schema in _UNGUARDED_OPS)
+        extension.write_text(extension.read_text() + f"\n\n{_SHIM_MARK}: the compiled ops of this CUDA build cannot load "
+                             "beside torch's CPU build\nif not _has_ops():\n"
+                             f"    _binder_pins = torch.library.Library('torchvision', 'DEF')\n{lines}")
+    print("binder pins: torchvision's compiled ops cannot load beside torch's CPU build; declared "
+          f"{', '.join(s.split('(')[0] for s in _UNGUARDED_OPS)} so that it imports (the course calls no torchvision op)",
+          flush=True)
 
 
 def run_notebook(python: Path, notebook: Path, budget: str) -> dict:

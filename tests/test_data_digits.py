@@ -84,3 +84,18 @@ def test_torchvision_loader_downloads_atomically_and_splits(fake_torchvision, tm
 def test_torchvision_loader_refuses_unknown_names():
     with pytest.raises(ValueError, match="name"):
         data.load_torchvision("CIFAR10")
+
+
+def test_the_digits_are_scikit_learns_read_without_importing_it():
+    """The file scikit-learn ships, read as its loader reads it, in a kernel that never imports it."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    images, target = data._digits_arrays()
+    bunch = sklearn_digits()
+    assert np.array_equal(images, bunch.images) and np.array_equal(target, bunch.target)
+    probe = "import sys, helpers.data as d; d.load_digits(); print('sklearn' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
