@@ -83,3 +83,24 @@ def test_a_cell_with_an_output_widget_ends_when_it_ends_not_at_its_timeout(tmp_p
         os.sched_setaffinity(0, cores)
     assert [o.output_type for o in nb.cells[1].outputs] == ["execute_result"]
     assert seconds < 30, f"the widget cell waited {seconds:.0f} s, close to its 60 s timeout"
+
+
+def _graded_then_tail() -> nbformat.NotebookNode:
+    test = nbformat.v4.new_code_cell("assert x == 1")
+    test.metadata["nbgrader"] = {"grade": True, "grade_id": "test_x", "points": 1, "solution": False, "locked": True,
+                                 "schema_version": 3}
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), test,
+                                           nbformat.v4.new_code_cell("open('tail-ran', 'w').write('yes')")])
+
+
+def test_the_cells_after_the_last_graded_cell_are_not_run_and_say_so(tmp_path):
+    from helpers.instructor.preprocessors import NOT_GRADED_NOTE
+
+    nb = _graded_then_tail()
+    ResilientExecute(timeout=60, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    assert nb.cells[1].outputs == [] and not (tmp_path / "tail-ran").exists()
+    assert [o.text.strip() for o in nb.cells[2].outputs] == [NOT_GRADED_NOTE]
+    nb = _graded_then_tail()
+    ResilientExecute(timeout=60, kernel_name="python3", run_after_last_graded=True).preprocess(
+        nb, {"metadata": {"path": str(tmp_path)}})
+    assert (tmp_path / "tail-ran").read_text() == "yes"

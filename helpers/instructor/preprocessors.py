@@ -36,7 +36,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbclient import NotebookClient
-from traitlets import Enum, Integer
+from traitlets import Bool, Enum, Integer
 
 KERNEL_DIED = "KernelDied"
 HOOKED = "GraderFlagged"  # a test cell not run: the notebook left a hook the grader cannot undo
@@ -108,6 +108,7 @@ def __grader_guard(base):
 '''
 REPLACED = "grader: replaced by the notebook, so ignored by the hidden tests:"
 NOT_RUN = "NotRun"
+NOT_GRADED_NOTE = "(not run while grading: no graded cell comes after this one)"
 TRUNCATED = "... output truncated by the grader ..."
 
 
@@ -157,14 +158,19 @@ class ResilientExecute(Execute):
     shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate",
                            help="how the kernel is stopped after the last cell").tag(config=True)
 
+    # Cells after the last graded cell cannot change a score: in the course's notebooks they are the
+    # closing demonstrations (05's confusion matrix, 07's pretrained network): up to 4 s of a graded run.
+    run_after_last_graded = Bool(False, help="also run the code cells after the last graded cell "
+                                             "(they cannot change a score)").tag(config=True)
+
     def preprocess(self, nb, resources=None, km=None):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._output_chars: dict[int, int] = {}
         self._check_assign_resources(resources)
         skip: set[int] = set()  # cells that killed the kernel or ran out of time: never replayed
-        start, restarts = 0, 0
-        while start < len(self.nb.cells):
+        start, restarts, end = 0, 0, self._end()
+        while start < end:
             current = start
             try:
                 with self.setup_kernel():
@@ -178,7 +184,7 @@ class ResilientExecute(Execute):
                             self._output_chars.pop(index, None)
                             self.execute_cell(copy.deepcopy(cell), index, store_history=False)
                             self.nb.cells[index] = cell  # nbclient stores the replayed copy: keep the graded run
-                    for index in range(start, len(self.nb.cells)):
+                    for index in range(start, end):
                         current = index
                         self.preprocess_cell(self.nb.cells[index], resources, index)
                         if _timed_out(self.nb.cells[index]):
@@ -196,6 +202,7 @@ class ResilientExecute(Execute):
                 if restarts > self.max_restarts:
                     self._mark_not_run(start)
                     break
+        self._note_not_graded(end)
         self.set_widgets_metadata()
         return self.nb, self.resources
 
@@ -238,6 +245,16 @@ class ResilientExecute(Execute):
         if found:
             cell.outputs.append(NotebookNode(output_type="stream", name="stdout", text=f"{REPLACED} {found}\n"))
         return cell, resources
+
+    def _end(self) -> int:
+        """The index after the last cell to run: all of them, or up to the last graded cell."""
+        graded = [i for i, cell in enumerate(self.nb.cells) if utils.is_grade(cell)]
+        return len(self.nb.cells) if self.run_after_last_graded or not graded else graded[-1] + 1
+
+    def _note_not_graded(self, end: int) -> None:
+        for cell in self.nb.cells[end:]:
+            if cell.cell_type == "code":
+                cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=NOT_GRADED_NOTE + "\n")]
 
     def _mark_not_run(self, start: int) -> None:
         for cell in self.nb.cells[start:]:
@@ -291,5 +308,5 @@ class StderrIsNotAFailure(NbGraderPreprocessor):
         return cell, resources
 
 
-__all__ = ["ResilientExecute", "poll_in_slices", "CapOutput", "StderrIsNotAFailure", "KERNEL_DIED", "NOT_RUN",
+__all__ = ["ResilientExecute", "poll_in_slices", "CapOutput", "StderrIsNotAFailure", "KERNEL_DIED", "NOT_RUN", "NOT_GRADED_NOTE",
            "TRUNCATED", "GUARD", "REPLACED", "BASELINE", "HOOKED", "hooked_cells"]
