@@ -6,11 +6,12 @@
 mybinder.org gives a session about 1 CPU and 2 GB. A student typically keeps two notebooks open
 (each kernel keeps its tensors after running every cell) and presses Validate on a third, which
 runs that notebook once more in a kernel of its own. This runs exactly that on one CPU with
-Binder's thread and allocator settings (``binder/start``): the two notebooks' solutions cell by cell in kernels
-that stay alive, then nbgrader's Validator on the third notebook's answers typed into its release,
-sampling the memory of every kernel all the while.
+Binder's thread and allocator settings (``binder/start``) and its kernel startup file: a JupyterLab
+server, the two notebooks' solutions cell by cell in kernels that stay alive, then the Validate
+button's request to that server (nbgrader's handler) for the third notebook's answers typed into its
+release, sampling the memory of the server and every kernel all the while.
 
-Memory is reported as the sum of the kernels' PSS (proportional set size: a shared library page
+Memory is reported as the sum of their PSS (proportional set size: a shared library page
 counted once in total, as a container's memory limit counts it) and, for comparison, of their RSS
 (each process counts every page it maps). A measurement, not a test.
 """
@@ -20,7 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -73,21 +77,68 @@ def open_notebook(assignment: str):
     return km, kc
 
 
-def validate(assignment: str) -> bool:
-    """nbgrader's Validator (what the Validate button runs) on the solution's answers typed into the release."""
-    import tempfile
-
+def student_notebook(assignment: str, folder: Path) -> Path:
+    """The solution's answers typed into the release of ``assignment``, saved in ``folder``."""
     import nbformat
-    from nbgrader.validator import Validator
     from nbgrading import CourseRoot, filled_release, solution_sources
 
-    with tempfile.TemporaryDirectory() as tmp:
-        root = CourseRoot.create(Path(tmp), assignment)
-        nb = filled_release(root.release_notebook(), solution_sources(assignment))
-        path = root.release.parent / "student.ipynb"
-        nbformat.write(nb, path)
-        result = Validator().validate(str(path))
-        return not result.get("failed")
+    root = CourseRoot.create(folder / "course-root", assignment)
+    path = folder / assignment / f"{assignment}.ipynb"
+    path.parent.mkdir()
+    for data in root.release.parent.iterdir():   # the release's data files sit beside the notebook
+        if data.is_file() and data.suffix != ".ipynb":
+            shutil.copy(data, path.parent)
+    nbformat.write(filled_release(root.release_notebook(), solution_sources(assignment)), path)
+    return path
+
+
+def press_validate(port: int, folder: Path, notebook: Path) -> bool:
+    """POST to nbgrader's validate handler in the running server: exactly what the Validate button sends."""
+    import urllib.parse
+    import urllib.request
+
+    body = urllib.parse.urlencode({"path": str(notebook.relative_to(folder))}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/assignments/validate", data=body,
+                                     headers={"Authorization": f"token {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=900) as reply:
+        answer = json.loads(reply.read())
+    return bool(answer.get("success")) and not answer.get("value", {}).get("failed")
+
+
+def ipython_dir() -> str:
+    """A fresh IPython folder whose default profile runs ``binder/kernel_startup.py``, as on Binder."""
+    startup = Path(tempfile.mkdtemp(prefix="binder-ipython-")) / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    shutil.copy(REPO / "binder" / "kernel_startup.py", startup / "00-cnn-course-trim.py")
+    return str(startup.parent.parent)
+
+
+TOKEN = "binder-memory"
+
+
+def jupyter_server(folder: Path, port: int) -> subprocess.Popen:
+    """The Jupyter server of a Binder session (JupyterLab, nbgrader's Validate handler) serving ``folder``."""
+    server = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+                               "--allow-root", f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={folder}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import urllib.request
+
+    for _ in range(120):   # up and answering, as when the student opens the first notebook
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=5)
+            return server
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    raise RuntimeError("binder_memory: the Jupyter server did not start within 60 s")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def main() -> None:
@@ -96,18 +147,25 @@ def main() -> None:
     parser.add_argument("--validate", default="06_architectures")
     args = parser.parse_args()
     os.environ.update(binder_start_env())
+    os.environ["IPYTHONDIR"] = ipython_dir()   # every kernel runs Binder's startup file, as postBuild installs it
     os.environ.pop("CI", None)
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:1])  # Binder's one CPU
     sampler = Sampler()
     sampler.start()
     start = time.perf_counter()
+    folder, port = Path(tempfile.mkdtemp(prefix="binder-memory-")), free_port()
+    notebook = student_notebook(args.validate, folder)
+    server = jupyter_server(folder, port)
     kernels = [open_notebook(a) for a in args.open]
     after_open = sampler.peak_pss
-    passed = validate(args.validate)
+    passed = press_validate(port, folder, notebook)
     sampler.stop()
     for km, kc in kernels:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+    server.terminate()
+    server.wait()
+    shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps({"open": args.open, "validate": args.validate, "validate_passed": passed,
                       "peak_pss_mib_two_open": round(after_open), "peak_pss_mib": round(sampler.peak_pss),
                       "peak_rss_mib": round(sampler.peak_rss), "seconds": round(time.perf_counter() - start, 1)}))

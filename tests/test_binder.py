@@ -39,7 +39,7 @@ REQUIREMENTS = BINDER / "requirements.txt"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 # torch minor -> the torchvision minor built against it (torchvision's wheel metadata pins
-# torch to that release, e.g. torchvision 0.24.1 requires torch==2.9.1). Add a row when bumping.
+# torch to that release, e.g. torchvision 0.28.0 requires torch==2.13.0). Add a row when bumping.
 TORCH_TO_TORCHVISION = {
     "2.2": "0.17",
     "2.3": "0.18",
@@ -99,7 +99,7 @@ def _pinned_version(req: Requirement) -> Version:
 
 
 def _public(version: Version) -> Version:
-    """The version without its local part ('2.9.1+cpu' -> '2.9.1')."""
+    """The version without its local part ('2.13.0+cpu' -> '2.13.0')."""
     return Version(version.public)
 
 
@@ -556,3 +556,21 @@ def test_binder_culls_kernels_left_without_a_tab():
     assert culling["cull_connected"] is False and culling["cull_busy"] is False
     text = POSTBUILD.read_text(encoding="utf-8")
     assert "cp binder/jupyter_server_config.json" in text and "jupyter_server_config.d" in text
+
+
+def test_postbuild_installs_the_kernel_startup_file_which_trims_after_every_cell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    assert "cp binder/kernel_startup.py" in POSTBUILD.read_text()
+    shell = InteractiveShell.instance()
+    callbacks = shell.events.callbacks["post_run_cell"]
+    before = list(callbacks)
+    try:
+        exec((BINDER / "kernel_startup.py").read_text(), {"get_ipython": lambda: shell})
+        added = [c for c in callbacks if c not in before]
+        assert len(added) == 1, "the startup file registers one post_run_cell callback"
+        assert shell.run_cell("x = 1 + 1").success and shell.user_ns["x"] == 2
+    finally:
+        for callback in [c for c in callbacks if c not in before]:
+            shell.events.unregister("post_run_cell", callback)
+        InteractiveShell.clear_instance()

@@ -141,6 +141,12 @@ def test_notebooks_are_found():
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
 def test_solution_notebook_runs_in_the_browser(path, notebook):
+    assert_runs_cleanly(notebook(_rel(path)), path, _rel(path))
+
+
+def assert_runs_cleanly(nb: NotebookPage, path: Path, shown_as: str) -> None:
+    """Run All Cells on the open notebook (the file ``path``): every code cell runs, no error, every
+    widget rendered, a figure where the notebook plots. ``shown_as`` names it in the messages."""
     source = json.loads(path.read_text(encoding="utf-8"))
     n_code = sum(c["cell_type"] == "code" for c in source["cells"])
     widget_cells = [i for i, c in enumerate(source["cells"])
@@ -148,7 +154,6 @@ def test_solution_notebook_runs_in_the_browser(path, notebook):
     plots = any(re.search(r"\bplt\.|\bplots\.|\.plot\(", "".join(c["source"]))
                 for c in source["cells"] if c["cell_type"] == "code")
 
-    nb = notebook(_rel(path))
     seconds = nb.run_all()
     deadline = time.monotonic() + 30
     for index in widget_cells:  # widgets render after their cell finished: wait for them, not for a clock
@@ -170,7 +175,7 @@ def test_solution_notebook_runs_in_the_browser(path, notebook):
         problems.append("the notebook plots but no figure (img) rendered")
     if nb.page_errors:
         problems.append(f"uncaught errors in the page: {nb.page_errors[:3]}")
-    assert not problems, (f"{_rel(path)} after Run All Cells ({seconds:.0f} s):\n  " + "\n  ".join(problems)
+    assert not problems, (f"{shown_as} after Run All Cells ({seconds:.0f} s):\n  " + "\n  ".join(problems)
                           + (f"\nbrowser console errors: {nb.console_errors[:5]}" if nb.console_errors else "")
                           + f"\nscreenshot: {ARTIFACTS / (path.stem + '.png')}")
 
@@ -211,35 +216,11 @@ def _answer(nb: NotebookPage, cells: dict[str, int], code: str) -> str:
 def test_student_types_an_answer_and_runs_its_check(notebook):
     path, cells = _release_with_exercise(EXERCISE)
     nb = notebook(_rel(path))
-    page = nb.page
-
-    # The Binder student view: Validate is there, the instructor tools are not.
-    from playwright.sync_api import expect
-
-    validate = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Toolbar").get_by_text("Validate", exact=True)
-    expect(validate).to_be_visible()
-    expect(page.get_by_text("Create Assignment", exact=True)).to_have_count(0)
-    nb.menu("Nbgrader")
-    entries = page.locator(".lm-Menu .lm-Menu-itemLabel").all_inner_texts()
-    page.keyboard.press("Escape")
-    assert "Assignment List" in entries and not {"Formgrader", "Course List"} & set(entries), entries
-
-    # Setup first, as the notebook says.
-    nb.run_cell(cells["setup"])
-    setup_output = nb.cells.nth(cells["setup"]).locator(".jp-OutputArea").inner_text()
-    assert "budget: fast" in setup_output, setup_output
-
-    # A wrong answer: the check shows a counterexample and names the mistake.
-    output = _answer(nb, cells, WRONG)
-    assert COUNTEREXAMPLE in output and DIAGNOSIS in output, output
-    assert PASSED not in output
-
-    # The right answer: the check passes.
-    output = _answer(nb, cells, RIGHT)
-    assert output.strip().startswith(PASSED), output
-    assert "Traceback" not in output and DIAGNOSIS not in output
+    validate = assert_student_view(nb)
+    answer_wrong_then_right(nb, cells)
 
     # The README's screenshot: the exercise and its passed check, under the exercise's heading.
+    page = nb.page
     page.evaluate("([sel, i]) => document.querySelectorAll(sel)[i].scrollIntoView({block: 'start'})",
                   [nb.CELLS, cells["exercise"] - 1])
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
@@ -248,9 +229,44 @@ def test_student_types_an_answer_and_runs_its_check(notebook):
     page.screenshot(path=str(shot))
     if os.environ.get("COURSE_UPDATE_DOCS") == "1":
         small_png(shot, DOCS_SCREENSHOT)
+    assert_validate_fails_only_the_unanswered(nb, validate, path)
 
-    # Validate (nbgrader's student-side server extension) runs every check of the saved notebook:
-    # the unanswered exercises fail, the one answered here does not.
+
+def assert_student_view(nb: NotebookPage):
+    """The Binder student view: Validate is there, the instructor tools are not; returns Validate."""
+    from playwright.sync_api import expect
+
+    page = nb.page
+    validate = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Toolbar").get_by_text("Validate", exact=True)
+    expect(validate).to_be_visible()
+    expect(page.get_by_text("Create Assignment", exact=True)).to_have_count(0)
+    nb.menu("Nbgrader")
+    entries = page.locator(".lm-Menu .lm-Menu-itemLabel").all_inner_texts()
+    page.keyboard.press("Escape")
+    assert "Assignment List" in entries and not {"Formgrader", "Course List"} & set(entries), entries
+    return validate
+
+
+def answer_wrong_then_right(nb: NotebookPage, cells: dict[str, int]) -> None:
+    """Setup first, as the notebook says; a wrong answer gets the counterexample and the likely mistake,
+    the right one the success line."""
+    nb.run_cell(cells["setup"])
+    setup_output = nb.cells.nth(cells["setup"]).locator(".jp-OutputArea").inner_text()
+    assert "budget: fast" in setup_output, setup_output
+    output = _answer(nb, cells, WRONG)
+    assert COUNTEREXAMPLE in output and DIAGNOSIS in output, output
+    assert PASSED not in output
+    output = _answer(nb, cells, RIGHT)
+    assert output.strip().startswith(PASSED), output
+    assert "Traceback" not in output and DIAGNOSIS not in output
+
+
+def assert_validate_fails_only_the_unanswered(nb: NotebookPage, validate, path: Path) -> None:
+    """Validate (nbgrader's student-side server extension) runs every check of the saved notebook:
+    the unanswered exercises fail, the one answered here does not."""
+    from playwright.sync_api import expect
+
+    page = nb.page
     start = time.monotonic()
     validate.click()
     dialog = page.locator(".jp-Dialog")
