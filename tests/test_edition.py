@@ -360,10 +360,10 @@ def test_the_editions_self_checks_accept_the_answers_and_reject_the_bank(edition
 
 # Notebooks whose demonstrations call the course's answer of a graded exercise directly (04 its own
 # conv_matrix; 03 notebook 02's edge_maps and conv_params; 05 06's count_parameters and its own evaluate
-# and EarlyStopping, also through fit; 06 the course's ResidualBlock in DeepNet and lenet5; 07 05's
+# and EarlyStopping, also through fit; 07 05's
 # evaluate and its own freeze): in this edition that raises until the demonstrations use the student's
 # version (helpers.notebook.yours_or_ours) or a stand-in exists.
-DEMOS_NEED_ANSWERS = {"02_conv2d_edges", "03_pooling", "04_conv_backprop", "05_cnn_training", "06_architectures",
+DEMOS_NEED_ANSWERS = {"02_conv2d_edges", "03_pooling", "04_conv_backprop", "05_cnn_training",
                       "07_transfer_learning", *PENDING}
 
 _RUN = """
@@ -407,3 +407,55 @@ def test_answers_written_in_the_edition_earn_full_marks_from_the_instructors_gra
     assert tests and all(score == top for score, top in tests.values()), tests
     assert all(score == 0 for gid, (score, _) in scores["untouched"].items() if gid.startswith("test_"))
     assert set(cells_by_id(release)) >= set(tests)
+
+
+# ---- 06 (demos_c): the demonstrations build the course's models from the student's classes, so the edition
+# needs no course answer for them; these pin the route with the instructor's answers as a student types them.
+def _notebook_06_answers() -> dict:
+    """The names notebook 06's solution cells define, run as the notebook runs them."""
+    import torch
+    from torch import nn
+
+    namespace = {"torch": torch, "nn": nn, "F": nn.functional}
+    for source in solution_sources("06_architectures").values():
+        exec(source, namespace)
+    return namespace
+
+
+def test_06_deep_net_runs_the_students_residual_block_as_the_plain_and_the_residual_block():
+    import torch
+    from torch import nn
+
+    from helpers import models
+
+    block = _notebook_06_answers()["ResidualBlock"]     # the notebook's contract: no `residual` argument
+    x, h = torch.randn(3, 1, 8, 8), torch.randn(3, 8, 8, 8)
+    for residual in (False, True):
+        torch.manual_seed(0)
+        theirs = models.DeepNet(4, width=8, residual=residual, block=block)
+        torch.manual_seed(0)
+        ours = models.DeepNet(4, width=8, residual=residual)
+        torch.testing.assert_close(theirs(x), ours(x))   # the same layers from the same random numbers
+        course = nn.Sequential(*(models.ResidualBlock(8, 8, residual=residual) for _ in range(4)))
+        course.load_state_dict(ours.blocks.state_dict())
+        torch.testing.assert_close(ours.blocks(h), course(h))   # a zero shortcut is the course's plain block
+    with pytest.raises(TypeError, match="residual must be True or False"):
+        models.DeepNet(2, residual=0)
+
+
+def test_06_vgg16_stacks_the_students_vgg_block_into_torchvisions_count():
+    import torch
+
+    from helpers import inspect_models, models
+
+    vgg_block, calls = _notebook_06_answers()["vgg_block"], []
+
+    def students(*args):
+        calls.append(args)
+        return vgg_block(*args)
+
+    with torch.device("meta"):
+        theirs, ours = models.vgg16(block=students), models.vgg16()
+    assert calls == [(3, 64, 2), (64, 128, 2), (128, 256, 3), (256, 512, 3), (512, 512, 3)]
+    assert inspect_models.count_parameters(theirs) == 138_357_544
+    assert [p.shape for p in theirs.parameters()] == [p.shape for p in ours.parameters()]
