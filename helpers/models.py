@@ -124,8 +124,9 @@ class ResidualBlock(nn.Module):
 
     Args:
         in_channels, out_channels: C_in and C_out; stride: 1, or 2 to halve H and W (first conv).
-        residual: False gives the *plain* block (the same layers, ``relu(z)``, no shortcut) for the
-            depth experiment.
+        residual: False gives the *plain* block (the same layers, ``relu(z)``, the shortcut unused).
+            :class:`DeepNet` makes its plain blocks from any class with this contract instead, by
+            swapping the shortcut for a zero.
     Shapes: (N, C_in, H, W) -> (N, C_out, ceil(H / stride), ceil(W / stride)). The shortcut is the
     identity when the shapes agree, else a *projection*: a 1x1 convolution with the block's stride
     (no bias) and batch norm. Layers are created in this order: conv1, bn1, conv2, bn2, shortcut.
