@@ -9,7 +9,7 @@ parameters without allocating them (see :mod:`helpers.inspect_models`).
 - :func:`vgg_block`, :func:`vgg16`: VGG's repeated pattern (3x3 same convolutions, 2x2 pooling).
 - :func:`alexnet`, :func:`zfnet`: AlexNet, and ZFNet's changes to it, as in seed 001.
 - :class:`ResidualBlock`: ``a[l+2] = g(z[l+2] + a[l])`` with an identity or a 1x1 projection shortcut;
-  :class:`DeepNet` stacks plain or residual blocks for the depth experiment.
+  :class:`DeepNet` stacks plain or residual blocks (any class with its contract) for the depth experiment.
 - :class:`Inception`, :class:`AuxHead`: GoogLeNet's module and auxiliary classifier.
 - :class:`UpBlock`, :class:`SmallUNet`: a U-Net with transposed convolutions and skip connections.
 - :class:`ConvNeXtBlock`: depthwise 7x7, LayerNorm, inverted bottleneck MLP, layer scale, residual.
@@ -62,15 +62,17 @@ def vgg_block(in_channels: int, out_channels: int, convs: int) -> nn.Sequential:
     return nn.Sequential(*layers, nn.MaxPool2d(2, 2))
 
 
-def vgg16(classes: int = 1000) -> nn.Sequential:
-    """VGG-16 from :func:`vgg_block`: (N, 3, 224, 224) -> (N, classes); 138,357,544 parameters for 1000 classes.
+def vgg16(classes: int = 1000, block=vgg_block) -> nn.Sequential:
+    """VGG-16 from ``block``: (N, 3, 224, 224) -> (N, classes); 138,357,544 parameters for 1000 classes.
 
     Blocks of 2, 2, 3, 3, 3 convolutions with 64, 128, 256, 512, 512 channels (224 -> 7), then
-    7x7x512 = 25088 -> 4096 -> 4096 -> classes. Build it on the meta device to inspect it.
+    7x7x512 = 25088 -> 4096 -> 4096 -> classes. ``block(in_channels, out_channels, convs)`` is any
+    function with :func:`vgg_block`'s contract (the notebook passes the student's). Build it on the
+    meta device to inspect it.
     """
     widths, convs, blocks, c = (64, 128, 256, 512, 512), (2, 2, 3, 3, 3), [], 3
     for width, n in zip(widths, convs):
-        blocks.append(vgg_block(c, width, n))
+        blocks.append(block(c, width, n))
         c = width
     return nn.Sequential(*blocks, *_classifier(512 * 7 * 7, classes))
 
@@ -122,8 +124,9 @@ class ResidualBlock(nn.Module):
 
     Args:
         in_channels, out_channels: C_in and C_out; stride: 1, or 2 to halve H and W (first conv).
-        residual: False gives the *plain* block (the same layers, ``relu(z)``, no shortcut) for the
-            depth experiment.
+        residual: False gives the *plain* block (the same layers, ``relu(z)``, the shortcut unused).
+            :class:`DeepNet` makes its plain blocks from any class with this contract instead, by
+            swapping the shortcut for a zero.
     Shapes: (N, C_in, H, W) -> (N, C_out, ceil(H / stride), ceil(W / stride)). The shortcut is the
     identity when the shapes agree, else a *projection*: a 1x1 convolution with the block's stride
     (no bias) and batch norm. Layers are created in this order: conv1, bn1, conv2, bn2, shortcut.
@@ -148,21 +151,40 @@ class ResidualBlock(nn.Module):
         return torch.relu(z + self.shortcut(a)) if self.residual else torch.relu(z)
 
 
+class _NoShortcut(nn.Module):
+    """A shortcut that adds nothing: a residual block's ``relu(z + shortcut(a))`` becomes the plain ``relu(z)``."""
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        return a.new_zeros(())  # a 0-dim zero: z + 0 broadcasts to z
+
+
 class DeepNet(nn.Module):
     """A stem, ``blocks`` plain or residual blocks of constant width, global average pooling, a classifier.
 
     (N, in_channels, H, W) -> (N, classes). It has ``2 * blocks + 2`` weight layers; with
     ``residual=False`` deep versions train worse than shallow ones, with ``residual=True`` they do not.
+    ``block(width, width)`` builds each block: any class with :class:`ResidualBlock`'s contract (the
+    notebook passes the student's). A plain block is that block with its shortcut swapped for a zero,
+    so both kinds have the same layers, created in the same order from the same random numbers.
     """
 
-    def __init__(self, blocks: int, width: int = 16, residual: bool = True, in_channels: int = 1, classes: int = 10):
+    def __init__(self, blocks: int, width: int = 16, residual: bool = True, in_channels: int = 1, classes: int = 10,
+                 block=ResidualBlock):
         super().__init__()
         _channels("DeepNet", width=width, in_channels=in_channels, classes=classes)
         check.integer("DeepNet", "blocks", blocks, minimum=0)
+        residual = check.boolean("DeepNet", "residual", residual)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
                                   nn.ReLU())
-        self.blocks = nn.Sequential(*(ResidualBlock(width, width, residual=residual) for _ in range(blocks)))
+        self.blocks = nn.Sequential(*(self._block(block, width, residual) for _ in range(blocks)))
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, classes))
+
+    @staticmethod
+    def _block(block, width: int, residual: bool) -> nn.Module:
+        made = block(width, width)
+        if not residual:
+            made.shortcut = _NoShortcut()  # constant width: the identity shortcut, no parameters, goes
+        return made
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blocks(self.stem(x)))

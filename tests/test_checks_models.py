@@ -180,3 +180,34 @@ def test_the_counting_skeletons_hold_the_course_models_parameters_and_buffers(sk
     assert sorted(layout(skeleton)[0]) == sorted(layout(model)[0])
     assert sorted(layout(skeleton)[1]) == sorted(layout(model)[1])
     assert checks_models._count_per_module(skeleton) == checks_models._count_per_module(model)   # the same nesting
+
+
+# ---- notebook 06's demonstrations build the course's models from the student's classes (issue 19: the
+# student edition ships no course answer for them); with the instructor's answers, as a student types them.
+def test_deep_net_runs_the_students_residual_block_as_the_plain_and_the_residual_block():
+    x, h = torch.randn(3, 1, 8, 8), torch.randn(3, 8, 8, 8)
+    for residual in (False, True):
+        torch.manual_seed(0)
+        theirs = models.DeepNet(4, width=8, residual=residual, block=ANSWERS["ResidualBlock"])  # no `residual` arg
+        torch.manual_seed(0)
+        ours = models.DeepNet(4, width=8, residual=residual)
+        torch.testing.assert_close(theirs(x), ours(x))   # the same layers from the same random numbers
+        course = nn.Sequential(*(models.ResidualBlock(8, 8, residual=residual) for _ in range(4)))
+        course.load_state_dict(ours.blocks.state_dict())
+        torch.testing.assert_close(ours.blocks(h), course(h))   # a zero shortcut is the course's plain block
+    with pytest.raises(TypeError, match="residual must be True or False"):
+        models.DeepNet(2, residual=0)
+
+
+def test_vgg16_stacks_the_students_vgg_block_into_torchvisions_count():
+    calls = []
+
+    def students(*args):
+        calls.append(args)
+        return ANSWERS["vgg_block"](*args)
+
+    with torch.device("meta"):
+        theirs, ours = models.vgg16(block=students), models.vgg16()
+    assert calls == [(3, 64, 2), (64, 128, 2), (128, 256, 3), (256, 512, 3), (512, 512, 3)]
+    assert inspect_models.count_parameters(theirs) == 138_357_544
+    assert [p.shape for p in theirs.parameters()] == [p.shape for p in ours.parameters()]
