@@ -73,7 +73,7 @@ def _col2im(cols, input_shape, kernel_size, stride=1, padding=0):
     return F.fold(cols, tuple(input_shape), tuple(kernel_size), padding=padding, stride=stride)
 
 
-# ---- notebooks 02, 03 and 04 (02's conv_explorer, 03's pooling demonstrations, 04's previews) ----
+# ---- notebooks 02, 03 and 04 (02's conv_explorer, 03's pooling demonstrations, 04's conv_matrix preview) ----
 def _directional_kernels(dtype=None, device=None):
     """``directional_kernels``: no library routine makes them, so the values its self-check compares with.
 
@@ -96,33 +96,13 @@ def _edge_maps(x, kernels=None):
     return _maps("edge_maps", x, kernels)  # noqa: F821 (the module's own _maps, not a graded function)
 
 
-def _max_pool2d_backward(dout, x, kernel_size, stride=None):
-    """``max_pool2d_backward`` by autograd through ``F.max_pool2d`` (ties go to the first maximum there too)."""
-    import torch
-    import torch.nn.functional as F
-
-    leaf = x.detach().requires_grad_()
-    with torch.enable_grad():
-        return torch.autograd.grad(F.max_pool2d(leaf, kernel_size, stride), leaf, dout)[0]
-
-
-def _avg_pool2d_backward(dout, x, kernel_size, stride=None):
-    """``avg_pool2d_backward`` by autograd through ``F.avg_pool2d``, which its by-hand rule refuses."""
-    import torch
-    import torch.nn.functional as F
-
-    leaf = x.detach().requires_grad_()
-    with torch.enable_grad():
-        return torch.autograd.grad(F.avg_pool2d(leaf, kernel_size, stride), leaf, dout)[0]
-
-
 def _conv_matrix(w, height, width, stride=1, padding=0):
     """``conv_matrix`` with ``F.conv2d`` of every one-pixel image (the columns of C), which its rule refuses."""
     import torch
     import torch.nn.functional as F
 
-    basis = torch.eye(height * width, dtype=w.dtype, device=w.device).reshape(-1, 1, height, width)
-    return F.conv2d(basis, w[None, None], stride=stride, padding=padding).reshape(height * width, -1).T
+    pixels = torch.eye(height * width).to(w).reshape(height * width, 1, height, width)  # image q: pixel q is 1
+    return F.conv2d(pixels, w[None, None], stride=stride, padding=padding).flatten(1).T  # column q: C @ image q
 
 
 STANDINS = {
@@ -137,8 +117,6 @@ STANDINS = {
     # notebooks 02, 03 and 04
     ("features", "directional_kernels"): _directional_kernels,
     ("features", "edge_maps"): _edge_maps,
-    ("backprop", "max_pool2d_backward"): _max_pool2d_backward,
-    ("backprop", "avg_pool2d_backward"): _avg_pool2d_backward,
     ("backprop", "conv_matrix"): _conv_matrix,
 }
 
