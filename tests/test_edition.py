@@ -363,7 +363,7 @@ def test_the_editions_self_checks_accept_the_answers_and_reject_the_bank(edition
 # and EarlyStopping, also through fit; 07 05's
 # evaluate and its own freeze): in this edition that raises until the demonstrations use the student's
 # version (helpers.notebook.yours_or_ours) or a stand-in exists.
-DEMOS_NEED_ANSWERS = {"02_conv2d_edges", "03_pooling", "04_conv_backprop", "05_cnn_training",
+DEMOS_NEED_ANSWERS = {"02_conv2d_edges", "05_cnn_training",
                       "07_transfer_learning", *PENDING}
 
 _RUN = """
@@ -407,3 +407,35 @@ def test_answers_written_in_the_edition_earn_full_marks_from_the_instructors_gra
     assert tests and all(score == top for score, top in tests.values()), tests
     assert all(score == 0 for gid, (score, _) in scores["untouched"].items() if gid.startswith("test_"))
     assert set(cells_by_id(release)) >= set(tests)
+
+
+# ---- notebooks 02, 03 and 04: their demonstrations' stand-ins give nothing away --------------------
+@pytest.mark.parametrize("module, name, called", [
+    ("conv2d", "directional_kernels", "course's own directional_kernels"),  # stored values / the reference
+    ("backprop", "conv_matrix", "calls torch.conv2d"),
+])
+def test_the_stand_ins_of_02_and_04_are_refused_by_their_exercises_self_checks(module, name, called):
+    """Copied into a notebook as the answer, each stand-in fails its exercise's self-check, saying why."""
+    from helpers.checks import backprop, conv2d
+    from helpers.checks.core import CheckFailure
+
+    check = getattr({"conv2d": conv2d, "backprop": backprop}[module], name)
+    standin = STANDINS["features" if module == "conv2d" else module, name]
+    with pytest.raises(CheckFailure, match=re.escape(called)):
+        check(standin)
+
+
+def test_the_edge_maps_stand_in_is_the_course_body_a_call_of_the_shipped_maps():
+    """``edge_maps`` is graded only as a course version of edge_histogram (which allows ``F.conv2d``); its body is
+    one call of ``features._maps``, which the edition ships as it is, so the stand-in is that same call."""
+    import inspect
+    import textwrap
+
+    from helpers import features
+
+    def body(fn):
+        node = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+        return [ast.dump(stmt) for stmt in node.body[1:]]  # below the docstring
+
+    assert body(STANDINS["features", "edge_maps"]) == body(features.edge_maps)
+    assert "_maps" not in answer_names()  # it ships in the student edition's helpers/features.py

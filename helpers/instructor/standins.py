@@ -73,6 +73,38 @@ def _col2im(cols, input_shape, kernel_size, stride=1, padding=0):
     return F.fold(cols, tuple(input_shape), tuple(kernel_size), padding=padding, stride=stride)
 
 
+# ---- notebooks 02, 03 and 04 (02's conv_explorer, 03's pooling demonstrations, 04's conv_matrix preview) ----
+def _directional_kernels(dtype=None, device=None):
+    """``directional_kernels``: no library routine makes them, so the values its self-check compares with.
+
+    The student edition ships them anyway as that check's stored expected value (and as edge_histogram's
+    stored input); the instructor's edition computes them (the check's reference). Either way a student's
+    ``directional_kernels`` doing the same is refused by the instructor's check: it calls the course's own.
+    """
+    import torch
+
+    import helpers.checks.conv2d
+
+    exercise = helpers.checks.conv2d.DIRECTIONAL_KERNELS
+    stored = getattr(exercise, "stored", None)  # set by the student edition's checks (core.use_stored)
+    kernels = exercise.reference() if stored is None else stored["expected"][0]
+    return kernels.to(dtype=dtype or torch.get_default_dtype(), device=device)
+
+
+def _edge_maps(x, kernels=None):
+    """``edge_maps`` (a course version of edge_histogram): its body, a call of ``_maps``, which ships as it is."""
+    return _maps("edge_maps", x, kernels)  # noqa: F821 (the module's own _maps, not a graded function)
+
+
+def _conv_matrix(w, height, width, stride=1, padding=0):
+    """``conv_matrix`` with ``F.conv2d`` of every one-pixel image (the columns of C), which its rule refuses."""
+    import torch
+    import torch.nn.functional as F
+
+    pixels = torch.eye(height * width).to(w).reshape(height * width, 1, height, width)  # image q: pixel q is 1
+    return F.conv2d(pixels, w[None, None], stride=stride, padding=padding).flatten(1).T  # column q: C @ image q
+
+
 STANDINS = {
     ("signals", "pad"): _pad,
     ("signals", "conv1d"): _conv1d,
@@ -82,6 +114,10 @@ STANDINS = {
     ("pooling", "pool2d"): _pool2d,
     ("backprop", "conv2d_backward"): _conv2d_backward,
     ("backprop", "col2im"): _col2im,
+    # notebooks 02, 03 and 04
+    ("features", "directional_kernels"): _directional_kernels,
+    ("features", "edge_maps"): _edge_maps,
+    ("backprop", "conv_matrix"): _conv_matrix,
 }
 
 # Graded functions a demonstration needs (the denoising widget's kernels) that no library routine
