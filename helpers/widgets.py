@@ -88,7 +88,7 @@ def conv_explorer(image=None, size: int = 128) -> W.VBox:
     import torch
     import torch.nn.functional as F
 
-    from . import conv, data, features
+    from . import data, features
 
     image = data.sample_image("camera", size=size) if image is None else image
     kernels = {**features.edge_kernels(image.dtype),
@@ -104,8 +104,7 @@ def conv_explorer(image=None, size: int = 128) -> W.VBox:
         k = kernels[pick.value]
         y = F.conv2d(image[None], k[None, None], stride=stride.value, padding=padding.value, dilation=dilation.value)
         H, Wd = image.shape[-2:]
-        sizes = [conv.output_size(L, k.shape[i], padding.value, stride.value, dilation.value)
-                 for i, L in enumerate((H, Wd))]
+        sizes = tuple(y.shape[-2:])  # the map's own size, which the formula in the title predicts
         with out:
             out.clear_output(wait=True)
             fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))

@@ -358,12 +358,11 @@ def test_the_editions_self_checks_accept_the_answers_and_reject_the_bank(edition
         assert not lost, "\n".join(lost)
 
 
-# Notebooks whose demonstrations call the course's answer of a graded exercise directly (04 its own
-# conv_matrix; 03 notebook 02's edge_maps and conv_params; 05 06's count_parameters and its own evaluate
-# and EarlyStopping, also through fit; 07 05's
-# evaluate and its own freeze): in this edition that raises until the demonstrations use the student's
-# version (helpers.notebook.yours_or_ours) or a stand-in exists.
-DEMOS_NEED_ANSWERS = {"02_conv2d_edges", "05_cnn_training",
+# Notebooks whose demonstrations call the course's answer of a graded exercise directly (05 its own
+# evaluate and EarlyStopping, also through fit; 07 05's evaluate and its own extract_features and
+# replace_head): in this edition that raises until the demonstrations use the student's version
+# (helpers.notebook.yours_or_ours) or a stand-in exists.
+DEMOS_NEED_ANSWERS = {"05_cnn_training",
                       "07_transfer_learning", *PENDING}
 
 _RUN = """
