@@ -66,9 +66,7 @@ def _own_maps(x, kernels):
 
 
 def _own_patches(x, kernels, patch=8, stride=None):
-    step = stride or patch
-    sums = _own_maps(x, kernels).unfold(2, patch, step).unfold(3, patch, step).sum(dim=(-2, -1))
-    return sums.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+    return _own_patches_from(_own_maps(x, kernels), patch, stride)
 
 
 REFERENCES = {
@@ -189,3 +187,20 @@ def test_a_loop_made_only_of_tensor_operators_is_still_seen():
     assert core.run_cases("conv2d_unfold", operators_only, _conv_ref, checks_conv2d._conv_cases()) == 7  # right values ...
     with pytest.raises(CheckFailure, match="not vectorised"):  # ... but a loop over positions
         checks_conv2d.conv2d_unfold(operators_only)
+
+
+@pytest.mark.parametrize("check", ["", "grade_"])
+@pytest.mark.parametrize("name", ["edge_histogram", "patch_features"])
+def test_the_course_helper_behind_edge_maps_is_never_an_answer(name, check):
+    """``features._maps`` (edge_maps's body) is the course's computation of both feature exercises."""
+    answers = {"edge_histogram": lambda x, kernels: features._maps("x", x, kernels).sum(dim=(2, 3)),
+               "patch_features": lambda x, kernels, patch=8, stride=None: _own_patches_from(
+                   features._maps("x", x, kernels), patch, stride)}
+    with pytest.raises(CheckFailure, match="course's own"):
+        getattr(checks_conv2d, f"{check}{name}")(answers[name])
+
+
+def _own_patches_from(maps, patch, stride):
+    step = stride or patch
+    sums = maps.unfold(2, patch, step).unfold(3, patch, step).sum(dim=(-2, -1))
+    return sums.permute(0, 2, 3, 1).reshape(maps.shape[0], -1)

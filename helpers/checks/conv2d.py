@@ -385,12 +385,13 @@ def _feature_cases(patch: bool, gen: torch.Generator | None) -> list[Case]:
 
 EDGE_HISTOGRAM = Exercise(
     "edge_histogram", features.edge_histogram, functools.partial(_feature_cases, False), MISTAKES["edge_histogram"],
-    seed=24, course_versions=[features.edge_histogram, features.edge_maps],
+    seed=24, course_versions=[features.edge_histogram, features.edge_maps, features._maps],
     checked=["6 generated shapes with the 8 directional kernels: f_i = sum of relu(x * w_i)",
              "a (N, H, W) input with 3 kernels; 12x20 images with 5 other kernels"])
 PATCH_FEATURES = Exercise(
     "patch_features", features.patch_features, functools.partial(_feature_cases, True), MISTAKES["patch_features"],
-    seed=25, checked=["6 generated 16x16 shapes, 8 kernels, 8x8 patches -> 32 features, patch-major",
+    seed=25, course_versions=[features.patch_features, features.edge_histogram, features._maps],  # edge_maps calls _maps
+    checked=["6 generated 16x16 shapes, 8 kernels, 8x8 patches -> 32 features, patch-major",
                       "a (N, H, W) input with 3 kernels and 4x4 patches",
                       "overlapping patches: patch 8, stride 4 -> 9 patches",
                       "12x20 images: patch 5 (the borders left out); patch 6 with stride 3"])

@@ -92,8 +92,14 @@ def _directional_kernels(dtype=None, device=None):
 
 
 def _edge_maps(x, kernels=None):
-    """``edge_maps`` (a course version of edge_histogram): its body, a call of ``_maps``, which ships as it is."""
-    return _maps("edge_maps", x, kernels)  # noqa: F821 (the module's own _maps, not a graded function)
+    """``edge_maps`` with ``F.conv2d``, which 02's feature exercises allow (their contracts state this
+    computation; the course's own ``edge_maps`` and ``_maps`` are refused as their answers)."""
+    import torch.nn.functional as F
+
+    x = x if x.dim() == 4 else x[:, None]
+    if kernels is None:
+        kernels = directional_kernels(x.dtype, x.device)  # noqa: F821 (the module's own, a stand-in too)
+    return F.conv2d(x, kernels[:, None], padding=(kernels.shape[1] // 2, kernels.shape[2] // 2)).relu()
 
 
 def _conv_matrix(w, height, width, stride=1, padding=0):
