@@ -212,27 +212,44 @@ def evaluate(model: nn.Module, loader, loss_fn=None, device=None) -> tuple[float
     return total_loss.item() / seen, correct.item() / seen
 
 
-def predict(model: nn.Module, loader, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(model: nn.Module, loader, device=None, scores: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Predicted and true labels of every sample of ``loader`` (eval mode, no gradients).
 
+    Args:
+        scores: return the model's (N, K) outputs (logits) instead of the predicted labels.
+
     Returns:
-        ``(predicted (N,), true (N,))`` long tensors on the CPU, in the loader's order. The model's
-        train/eval mode is restored afterwards.
+        ``(predicted (N,), true (N,))`` long tensors on the CPU, in the loader's order; with ``scores``,
+        ``(outputs (N, K), true (N,))`` on the device the model ran on. The model's train/eval mode is
+        restored afterwards.
     """
     device = _checked("predict", model, loader, device)
+    check.boolean("predict", "scores", scores)
     was_training = model.training
     model.eval()
     predicted, true = [], []
     try:
         with torch.no_grad():
             for x, y in loader:
-                predicted.append(model(x.to(device)).argmax(dim=1).cpu())
-                true.append(y.cpu())
+                out = model(x.to(device))
+                predicted.append(out if scores else out.argmax(dim=1).cpu())
+                true.append(y.to(device) if scores else y.cpu())
     finally:
         model.train(was_training)
     if not true:
         raise ValueError("predict: the loader yielded no batches; give it at least one sample")
     return torch.cat(predicted), torch.cat(true)
+
+
+def _measure(model: nn.Module, loader, loss_fn, device) -> tuple[float, float]:
+    """``fit``'s validation figures (mean loss, accuracy) from :func:`predict`'s outputs, all at once.
+
+    Not :func:`evaluate`: that is notebook 05's exercise, which the student edition ships without its
+    body, while its demonstrations and notebook 07 train with ``fit``. A mean-reducing loss of the
+    whole set's outputs is the per-sample mean ``evaluate`` returns.
+    """
+    outputs, true = predict(model, loader, device, scores=True)
+    return loss_fn(outputs, true).item(), (outputs.argmax(dim=1) == true).sum().item() / len(true)
 
 
 def confusion_matrix(predicted: torch.Tensor, true: torch.Tensor, num_classes: int | None = None) -> torch.Tensor:
@@ -370,9 +387,10 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, optimizer: torch.opt
         desc: str = "training") -> History:
     """Train ``model`` for up to ``epochs`` epochs and record a :class:`History`.
 
-    Each epoch runs :func:`train_epoch` on ``train_loader`` and, with a ``val_loader``,
-    :func:`evaluate` on it. With ``early_stopping`` (needs a ``val_loader``) training ends once
-    its ``step`` says so, and the best weights are restored at the end.
+    Each epoch runs :func:`train_epoch` on ``train_loader`` and, with a ``val_loader``, measures
+    the mean loss and accuracy on it (what :func:`evaluate` returns). With ``early_stopping``
+    (needs a ``val_loader``) training ends once its ``step`` says so, and the best weights are
+    restored at the end.
 
     Args:
         model: maps (B, C, H, W) images to (B, K) logits; trained in place.
@@ -404,7 +422,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, optimizer: torch.opt
         history.train_acc.append(train_acc)
         postfix = {"loss": f"{train_loss:.3f}", "acc": f"{train_acc:.3f}"}
         if val_loader is not None:
-            val_loss, val_acc = evaluate(model, val_loader, loss_fn, device)
+            val_loss, val_acc = _measure(model, val_loader, loss_fn, device)
             history.val_loss.append(val_loss)
             history.val_acc.append(val_acc)
             postfix.update(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
