@@ -274,7 +274,7 @@ def target_trial(train, seed: int = 0, labels_per_class: int = 10, pretrained: b
         the accuracy in [0, 1].
     """
     from .device import seed_everything
-    from .training import evaluate, make_loader
+    from .training import make_loader, predict
 
     x, y = target_set(labels_per_class, seed=seed + 1) if train_set is None else train_set
     test = target_set(200, TARGET_TEST_SEED) if test is None else test
@@ -285,4 +285,6 @@ def target_trial(train, seed: int = 0, labels_per_class: int = 10, pretrained: b
     else:
         model = SourceNet(classes, source_record()["width"])
     train(model, x, y)
-    return evaluate(model, make_loader(*test, batch_size=500, shuffle=False))[1]
+    # predict, not 05's evaluate: the student edition ships that exercise without its body
+    predicted, true = predict(model, make_loader(*test, batch_size=500, shuffle=False))
+    return (predicted == true).double().mean().item()

@@ -203,3 +203,28 @@ def test_a_stopper_defined_in_a_notebook_passes(monkeypatch):
     mine = type("EarlyStopping", (), dict(vars(_OwnStopper), __module__="__main__"))
     checks_training.EarlyStopping(mine)
     checks_training.grade_EarlyStopping(mine)
+
+
+def _evaluate_through_scores(model, loader, loss_fn):
+    """A working evaluate made of predict's new ``scores`` outputs (what fit measures with)."""
+    outputs, true = training.predict(model, loader, scores=True)
+    return loss_fn(outputs, true).item(), (outputs.argmax(dim=1) == true).sum().item() / len(true)
+
+
+@pytest.mark.parametrize("check", ["evaluate", "grade_evaluate"])
+def test_an_evaluate_through_predicts_scores_is_refused(check):
+    """fit measures its validation figures with predict(..., scores=True), not with 05's evaluate (the student
+    edition stubs that): the option must not be a way around evaluate's own-work rule."""
+    with pytest.raises(CheckFailure, match="course.s own predict"):
+        getattr(checks_training, check)(_evaluate_through_scores)
+
+
+def test_fit_measures_what_evaluate_returns():
+    torch.manual_seed(0)
+    x, y = torch.rand(70, 1, 8, 8), torch.randint(0, 10, (70,))
+    model, val = _own_cnn(0.5), training.make_loader(x[:45], y[:45], batch_size=16, shuffle=False)
+    history = training.fit(model, training.make_loader(x[45:], y[45:], batch_size=8), val, progress=False,
+                           optimizer=torch.optim.SGD(model.parameters(), lr=0.1), epochs=1)
+    loss, accuracy = training.evaluate(model, val)
+    assert history.val_loss[0] == pytest.approx(loss, rel=1e-5) and history.val_acc[0] == accuracy
+    assert model.training
