@@ -25,6 +25,7 @@ import types
 from pathlib import Path
 
 import nbformat
+import torch
 import pytest
 
 from helpers.instructor.edition import answer_names, build, student_checks
@@ -213,7 +214,11 @@ def test_the_editions_binder_configuration_passes_the_binder_test(edition, tmp_p
     assert " passed" in proc.stdout
 
 
-@pytest.mark.parametrize("module, name", sorted(STANDINS))
+# stand-ins that no Exercise names as a course version (tested on their own below)
+TRAINERS = {("training", "train_epoch")}
+
+
+@pytest.mark.parametrize("module, name", sorted(set(STANDINS) - TRAINERS))
 def test_each_stand_in_agrees_with_the_course_answer_on_its_exercises_cases(module, name):
     """A stand-in bound by a check (the course's ``pad`` while ``conv1d`` is checked) must be right."""
     from helpers.checks import MODULES
@@ -451,19 +456,13 @@ def test_a_pipeline_meeting_the_editions_random_shift_stub_leaves_the_shift_out_
         augment.Augment(shift=1)
 
 
-# Course versions of notebook 05's answers under other names. The edition stubs a helpers function by its name (a
-# solution cell's def, or a course version an Exercise names), so these ship with their bodies: known leaks.
+# Course versions of notebook 05's answers under other names. The edition replaces a helpers function by its name (a
+# solution cell's def, a course version an Exercise names, or a STANDINS entry), so each needs one of these.
 # (training.build_cnn, 05's model, is named after its exercise for this reason; digits_cnn is the same function.)
 RENAMED = {("training", "train_epoch"): "train_one_epoch"}
-_RENAMED_WHY = {
-    "train_epoch": "fit trains with it in 05's and 07's demonstrations and in 07's fine_tune (its self-check's margin "
-                   "too), and no library routine that train_one_epoch's rule refuses trains an epoch without it",
-}
 
 
-@pytest.mark.parametrize("module, name", [
-    pytest.param(*key, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_RENAMED_WHY[key[1]]))
-    for key in sorted(RENAMED)])
+@pytest.mark.parametrize("module, name", sorted(RENAMED))
 def test_no_course_version_under_another_name_ships_its_body(edition, module, name):
     """The leak test's 12-token comparison for the renamed course versions: a run of the instructor's body that the
     edition's module holds and no release notebook does."""
@@ -494,3 +493,32 @@ def test_the_course_model_of_05_ships_as_a_stub_under_its_exercises_name(edition
 ACCEPTED[("checks/training.py", "Dropout ( dropout")] = (
     "train_one_epoch's and evaluate's seeded experiment, a Linear-ReLU-Dropout-Linear MLP: a layer idiom "
     "that 05's layer table spells out, not build_cnn's code")
+
+
+def _trainer_standin():
+    """The train_epoch stand-in as the edition has it: its body in helpers/training.py."""
+    from helpers import training
+
+    fn = STANDINS["training", "train_epoch"]
+    return types.FunctionType(fn.__code__, vars(training), "train_epoch", fn.__defaults__)
+
+
+def test_the_trainer_stand_in_trains_exactly_like_the_course_on_train_one_epochs_cases():
+    """fit trains with it in the edition: same losses, accuracies, weights and BatchNorm statistics."""
+    from functools import partial
+
+    from helpers.checks.training import TRAIN_ONE_EPOCH, _run_epoch
+
+    for case in TRAIN_ONE_EPOCH.cases(torch.Generator().manual_seed(0)):
+        got, expected = case.call(partial(_run_epoch, _trainer_standin())), case.call(TRAIN_ONE_EPOCH.reference)
+        assert TRAIN_ONE_EPOCH.compare(got, expected) is None, case.show()
+
+
+def test_the_trainer_stand_in_is_refused_as_an_answer_to_train_one_epoch():
+    from helpers.checks import training
+    from helpers.checks.core import CheckFailure
+
+    standin = _trainer_standin()
+    for check in (training.train_one_epoch, training.grade_train_one_epoch):
+        with pytest.raises(CheckFailure, match="torch.func"):
+            check(lambda model, loader, loss_fn, optimizer: standin(model, loader, loss_fn, optimizer))

@@ -276,6 +276,18 @@ def _own_work(name: str, case: Case, course: Callable[[], list], what: str) -> c
     return core.Rule(what, test)
 
 
+def _backward_by_autograd(name: str, case: Case) -> core.Rule:
+    """The rule: gradients come from ``loss.backward()``, not from ``torch.func`` (``grad`` over
+    ``functional_call`` trains too, but the exercise is autograd's backward pass and the step)."""
+    def test(outcome):
+        _, calls = core.calls_made(core.call_student, name, outcome, case)
+        core.refuse_hooks(name, calls)
+        if any("_functorch" in code.co_filename for code in calls.code):
+            raise CheckFailure(f"{name}: computes the gradients with torch.func (grad, functional_call ...): use "
+                               "loss.backward(), which puts each parameter's gradient in .grad for optimizer.step()")
+    return core.Rule("gradients by loss.backward(), not torch.func", test)
+
+
 BUILD_CNN = core.Exercise(
     "build_cnn", partial(_model_summary, ref.digits_cnn), lambda gen: _model_cases(),
     _wrapped(MISTAKES["build_cnn"], _model_summary),
@@ -466,6 +478,7 @@ TRAIN_ONE_EPOCH = core.Exercise(
     _wrapped(MISTAKES["train_one_epoch"], _run_epoch),
     [_own_work("train_one_epoch", Case((0,)), lambda: [ref.train_epoch, ref.fit],
                "written by you: no call to helpers.training's train_epoch or fit"),
+     _backward_by_autograd("train_one_epoch", Case((0,))),
      _moves_batches("train_one_epoch", lambda fn, model, loader, optimizer:
                     fn(model, loader, nn.CrossEntropyLoss(), optimizer))],
     ["mean loss over samples and accuracy in [0, 1] as Python floats, measured during the epoch (short last "
