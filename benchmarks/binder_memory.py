@@ -27,6 +27,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -94,9 +96,6 @@ def student_notebook(assignment: str, folder: Path) -> Path:
 
 def press_validate(port: int, folder: Path, notebook: Path) -> bool:
     """POST to nbgrader's validate handler in the running server: exactly what the Validate button sends."""
-    import urllib.parse
-    import urllib.request
-
     body = urllib.parse.urlencode({"path": str(notebook.relative_to(folder))}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/assignments/validate", data=body,
                                      headers={"Authorization": f"token {TOKEN}"})
@@ -121,8 +120,6 @@ def jupyter_server(folder: Path, port: int) -> subprocess.Popen:
     server = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
                                "--allow-root", f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={folder}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import urllib.request
-
     for _ in range(120):   # up and answering, as when the student opens the first notebook
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=5)
@@ -134,6 +131,7 @@ def jupyter_server(folder: Path, port: int) -> subprocess.Popen:
 
 
 def free_port() -> int:
+    """A free local port (tests/browser_support.py has the same, but imports pytest, absent from Binder's venv)."""
     import socket
 
     with socket.socket() as sock:

@@ -7,10 +7,12 @@
    index cannot be reached (an offline CI with only PyPI or a mirror), a pin keeps its ``+cpu`` if the
    exact build is on the indexes that are reachable, and otherwise the same version comes from PyPI
    (the CUDA build, which runs on the CPU alike); the script says which. A CPU torch beside PyPI's
-   torchvision gets the two op declarations torchvision needs to import (``_declare_torchvision_ops``). The course is then installed without dependencies, as ``binder/postBuild`` does.
+   torchvision gets the two op declarations torchvision needs to import (``_declare_torchvision_ops``).
+   The course is then installed without dependencies, as ``binder/postBuild`` does.
 2. Runs every solution notebook in that environment as a Binder session does: one CPU thread
-   (``binder/start``'s threads and allocator settings), pinned to one core, the full budget by default. Each notebook's
-   kernel peak memory must stay under Binder's 2 GB (:data:`LIMIT_MIB`), and no cell may fail.
+   (``binder/start``'s threads and allocator settings), pinned to one core, the full budget by
+   default. Each notebook's kernel peak memory must stay under Binder's 2 GB (:data:`LIMIT_MIB`),
+   and no cell may fail.
 
 Prints one line per notebook (seconds, kernel peak memory) and exits non-zero on any failure. CI
 runs it after the test suite (.ci/run); it takes a few minutes for the install (cached in the venv)
@@ -99,7 +101,7 @@ def build_venv(venv: Path) -> Path:
             proc = subprocess.run(pip + args, capture_output=True, text=True)   # pip's output only if it fails
             if proc.returncode:
                 sys.exit(f"binder pins: pip install {' '.join(args)} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
-        done.write_text(wanted.read_text())
+        done.write_text(text)
     _declare_torchvision_ops(python)
     versions = subprocess.run([str(python), "-c", "import torch, numpy; print(torch.__version__, numpy.__version__)"],
                               capture_output=True, text=True, check=True).stdout.split()

@@ -308,5 +308,5 @@ class StderrIsNotAFailure(NbGraderPreprocessor):
         return cell, resources
 
 
-__all__ = ["ResilientExecute", "poll_in_slices", "CapOutput", "StderrIsNotAFailure", "KERNEL_DIED", "NOT_RUN", "NOT_GRADED_NOTE",
-           "TRUNCATED", "GUARD", "REPLACED", "BASELINE", "HOOKED", "hooked_cells"]
+__all__ = ["ResilientExecute", "poll_in_slices", "CapOutput", "StderrIsNotAFailure", "KERNEL_DIED", "NOT_RUN",
+           "NOT_GRADED_NOTE", "TRUNCATED", "GUARD", "REPLACED", "BASELINE", "HOOKED", "hooked_cells"]
