@@ -16,6 +16,9 @@ without this course's tooling), ``cnn-course grade`` with each ``--workers`` cou
 ``LocalCluster`` of ``--cluster`` worker processes (the distributed path, started inside the timed
 run). All settings must give identical grades; the table reports notebooks per minute, the ratio
 to stock nbgrader, and the time a class of 100 students on 7 assignments would take at that rate.
+That projection is high for small classes: each assignment's workers start once (about 6 s: nbgrader,
+torch, matplotlib and scikit-learn imported), which a class of 100 pays once and a class of 8 pays per
+8 notebooks; grade the real class (``--students 100``) to measure it.
 Results also go to benchmarks/results/grading.json.
 """
 
@@ -51,15 +54,18 @@ def _bank(assignment: str) -> list:
     return [m for m in BANKS.get(assignment, [])]
 
 
-def synthetic_class(course: Course, assignment: str, students: int) -> None:
-    """Write ``students`` submissions of ``assignment`` into the course's submitted/."""
+KINDS = ("correct", "partial", "correct", "broken", "partial", "crashing")  # the students, in turn
+
+
+def synthetic_class(course: Course, assignment: str, students: int, kinds: tuple[str, ...] = KINDS) -> None:
+    """Write ``students`` submissions of ``assignment`` into the course's submitted/, of ``kinds`` in turn."""
     from nbgrading import filled_release, solution_sources
 
     release_nb = course.release_notebook(assignment, assignment)
     answers = solution_sources(assignment)
     mutants = _bank(assignment)
     for i in range(students):
-        kind = ("correct", "partial", "correct", "broken", "partial", "crashing")[i % 6]
+        kind = kinds[i % len(kinds)]
         if kind == "partial" and mutants:
             m = mutants[(i // 6) % len(mutants)]
             nb = filled_release(release_nb, {**answers, m.cell: m.apply(answers[m.cell])})
@@ -73,6 +79,26 @@ def synthetic_class(course: Course, assignment: str, students: int) -> None:
         path = course.folder("submitted") / f"student{i:03d}" / assignment / f"{assignment}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, path)
+
+
+def class_course(root: Path, assignments: list[str], students: int, kinds: tuple[str, ...] = KINDS) -> Path:
+    """A course root at ``root`` with ``assignments`` released and a synthetic class's submissions of each.
+
+    An assignment whose release fails (a notebook still being written) is skipped, said on stderr, and
+    removed from ``assignments``."""
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    for a in assignments:
+        shutil.copytree(REPO / "solutions" / a, root / "solutions" / a)
+    for a in list(assignments):
+        try:
+            release(Course(root), [a])
+        except RuntimeError as err:
+            print(f"skipping {a}: its release fails: {str(err).splitlines()[0]}", file=sys.stderr)
+            assignments.remove(a)
+    for a in assignments:
+        synthetic_class(Course(root), a, students, kinds)
+    return root
 
 
 def stock_autograde(course: Course, assignment: str) -> None:
@@ -144,19 +170,7 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0))
     assignments = args.assignments or complete_assignments()
     with tempfile.TemporaryDirectory(prefix="grading-benchmark-") as tmp:
-        base = Path(tmp) / "base"
-        base.mkdir()
-        shutil.copy(REPO / "nbgrader_config.py", base)
-        for a in assignments:
-            shutil.copytree(REPO / "solutions" / a, base / "solutions" / a)
-        for a in list(assignments):
-            try:
-                release(Course(base), [a])
-            except RuntimeError as err:  # a notebook still being written
-                print(f"skipping {a}: its release fails: {str(err).splitlines()[0]}", file=sys.stderr)
-                assignments.remove(a)
-        for a in assignments:
-            synthetic_class(Course(base), a, args.students)
+        base = class_course(Path(tmp) / "base", assignments, args.students)
         runs, grades = [], []
         for i, (label, how) in enumerate(_settings(args)):
             root = Path(tmp) / f"run{i}"
@@ -181,7 +195,7 @@ def main() -> None:
     print(f"{args.students} students x {len(assignments)} assignments ({', '.join(assignments)}), {cores} cores; "
           f"grades identical across runs: {not differing}")
     print(f"| setting | notebooks | time | notebooks per minute | ratio to {runs[0]['setting']} "
-          "| 100 students x 7 assignments | one submission in its worker |")
+          "| 100 students x 7 assignments at this rate | one submission in its worker |")
     print("|---|---|---|---|---|---|---|")
     for r in runs:
         each = r["mean_seconds_per_submission_in_worker"]
