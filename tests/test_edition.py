@@ -426,6 +426,48 @@ def test_the_stand_ins_of_02_and_04_are_refused_by_their_exercises_self_checks(m
         check(standin)
 
 
+# A notebook answer that reads what only the edition has: each stand-in's way of reading it, written in the notebook
+_READERS = """
+import os, sys, textwrap, torch
+import helpers
+from helpers.checks import conv2d, signals
+from helpers.checks.core import CheckFailure
+exec(sys.argv[1])  # directional_kernels: the body of the edition's stand-in, copied into the notebook
+
+def moving_average_kernel(M, dtype=None, device=None):
+    path = os.path.join(os.path.dirname(helpers.__file__), "data", "stored_outputs.pt")
+    return torch.load(path, weights_only=True)["signals.moving_average_kernel"][M].to(dtype or torch.float32)
+
+for check, student in [(conv2d.directional_kernels, directional_kernels), (signals.moving_average_kernel,
+                                                                          moving_average_kernel)]:
+    try:
+        check(student)
+        print("passed", student.__name__)
+    except CheckFailure as failure:
+        print("refused", failure)
+"""
+
+
+def test_an_answer_reading_the_editions_stored_values_is_refused_by_its_self_check(edition):
+    """The edition's stand-ins show how to read its stored values; an answer doing it would pass there and score 0
+    in the instructor's grading (no such values), so the edition's self-check refuses it, saying why."""
+    import inspect
+    import textwrap
+
+    body = textwrap.dedent(inspect.getsource(STANDINS["features", "directional_kernels"]))
+    copied = body.replace("def _directional_kernels(", "def directional_kernels(", 1)
+    env = {**os.environ, "PYTHONPATH": str(edition.root), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", _READERS, copied], cwd=edition.root, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("refused") for line in lines), proc.stdout
+    assert lines[0].startswith("refused directional_kernels: likely mistake: it reads the student edition's stored "
+                               "values (the self-check's expected 'expected')"), lines[0]
+    assert lines[1].startswith("refused moving_average_kernel: likely mistake: it reads the student edition's "
+                               "stored values (stored_outputs.pt)"), lines[1]
+
+
 def test_the_course_helper_behind_edge_maps_is_not_in_the_edition(edition):
     """``features._maps`` computes 02's edge maps: a course version of edge_histogram and patch_features (a call
     of it is refused there), so the edition stubs it and ``edge_maps`` gets an ``F.conv2d`` stand-in."""

@@ -8,6 +8,11 @@
 # The rules (from scratch, vectorised, causal, bad input refused ...) run on the student's function
 # as in the instructor's edition. There are no hidden tests here: the instructor grades with them.
 _EXPECTED_DIR = os.path.join(os.path.dirname(os.path.realpath(__file__)), "expected")
+_HELPERS_DIR = os.path.dirname(os.path.dirname(_EXPECTED_DIR))
+# the demonstrations' stored outputs (edition.STORED_FILE): like expected/, a file only this edition has
+_STORED_OUTPUTS = os.path.join(_HELPERS_DIR, "data", "stored_outputs.pt")
+_READS_STORED = ("{name}: likely mistake: it reads the student edition's stored values ({what}), which the "
+                 "grader does not have: this answer would score 0 there. Compute the result yourself")
 
 
 def use_stored(namespace: dict, module: str) -> None:
@@ -23,9 +28,56 @@ def use_stored(namespace: dict, module: str) -> None:
             value.stored = table[key]
 
 
-def _stored_diagnosis(self: Exercise, index: int, got: Any, expected: Any) -> str | None:
+class _Withheld:
+    """An exercise's ``stored`` while the student's function runs: reading it is noted in ``reads``, and fails."""
+
+    def __init__(self, name: str, stored: dict, reads: list[str]):
+        self.name, self.stored, self.reads = name, stored, reads
+
+    def __getitem__(self, key):
+        if not _called_from_the_students_code():  # a stand-in of the course (refused as a course version)
+            return self.stored[key]
+        self.reads.append(_READS_STORED.format(name=self.name, what=f"the self-check's expected {key!r}"))
+        raise CheckFailure(self.reads[-1])
+
+
+def _called_from_the_students_code() -> bool:
+    """Whether the function that called our caller is outside this edition's ``helpers`` (the notebook's)."""
+    caller = sys._getframe(2).f_code.co_filename
+    return not os.path.realpath(caller).startswith(_HELPERS_DIR + os.sep)
+
+
+@contextlib.contextmanager
+def _nothing_stored_readable(exercise: Exercise, reads: list[str]):
+    """While the student's function runs, its own code cannot read the values only this edition has: the
+    exercise's stored expected values, and (``torch.load``) the files expected/*.pt and data/stored_outputs.pt.
+    The edition's stand-ins (code in ``helpers``) still can.
+
+    An answer that reads them would pass here and score 0 in the instructor's grading, which has none of them
+    (a demonstration's stand-in shows how; copying its body is not an answer). Each read is noted in ``reads``.
+    """
+    import torch.serialization
+
+    saved, load = exercise.stored, torch.serialization.load
+
+    def guarded_load(f, *args, **kwargs):
+        path = os.path.realpath(f) if isinstance(f, (str, os.PathLike)) else ""
+        if (path == _STORED_OUTPUTS or path.startswith(_EXPECTED_DIR + os.sep)) and _called_from_the_students_code():
+            reads.append(_READS_STORED.format(name=exercise.name, what=os.path.basename(path)))
+            raise CheckFailure(reads[-1])
+        return load(f, *args, **kwargs)
+
+    exercise.stored = _Withheld(exercise.name, saved, reads)
+    torch.load = torch.serialization.load = guarded_load
+    try:
+        yield
+    finally:
+        exercise.stored, torch.load, torch.serialization.load = saved, load, load
+
+
+def _stored_diagnosis(self: Exercise, stored: dict, index: int, got: Any, expected: Any) -> str | None:
     """The first mistake whose stored output on case ``index`` is ``got`` (and is not the expected one)."""
-    for mistake, outputs in zip(self.mistakes, self.stored["mistakes"]):
+    for mistake, outputs in zip(self.mistakes, stored["mistakes"]):
         status, wrong = outputs[index]
         if status == "ok" and _same(got, wrong, self.compare) and not _same(wrong, expected, self.compare):
             return mistake.explain
@@ -49,14 +101,20 @@ def _run_stored(self: Exercise, student: Callable, gen: torch.Generator | None) 
     if [case.show() for case in cases] != stored["shows"]:
         raise RuntimeError(f"{self.name}: the stored expected values do not match this self-check's cases; "
                            "the student edition is out of date (ask your instructor to rebuild it)")
-    with (self.context(student) if self.context else contextlib.nullcontext()):
-        for index, (case, expected) in enumerate(zip(cases, stored["expected"])):
-            got = call_student(self.name, student, case, expected)
-            problem = self.compare(got, expected)
-            if problem is not None:
-                raise CheckFailure(_failure(self.name, case, expected, describe(got), problem,
-                                            _stored_diagnosis(self, index, got, expected)))
-        return self._run_rules(student, cases)
+    reads: list[str] = []
+    try:
+        with _nothing_stored_readable(self, reads), (self.context(student) if self.context else contextlib.nullcontext()):
+            for index, (case, expected) in enumerate(zip(cases, stored["expected"])):
+                got = call_student(self.name, student, case, expected)
+                problem = self.compare(got, expected)
+                if problem is not None:
+                    raise CheckFailure(_failure(self.name, case, expected, describe(got), problem,
+                                                _stored_diagnosis(self, stored, index, got, expected)))
+            return self._run_rules(student, cases)
+    except CheckFailure:
+        if reads:  # the likely mistake, whatever the student's code made of the refusal
+            raise CheckFailure(reads[0]) from None
+        raise
 
 
 Exercise._run = _run_stored
