@@ -104,3 +104,52 @@ def test_the_cells_after_the_last_graded_cell_are_not_run_and_say_so(tmp_path):
     ResilientExecute(timeout=60, kernel_name="python3", run_after_last_graded=True).preprocess(
         nb, {"metadata": {"path": str(tmp_path)}})
     assert (tmp_path / "tail-ran").read_text() == "yes"
+
+
+class FakeKernel:
+    """A kernel client: ``kernel_info`` queues a reply on shell; IOPub delivers only from the ``connect_after``-th
+    request on (a subscription not yet connected loses the first ones); the kernel is alive until ``dies_after``."""
+
+    def __init__(self, connect_after: int = 1, dies_after: int | None = None):
+        self.requests, self.connect_after, self.dies_after = 0, connect_after, dies_after
+        self.shell_channel, self.iopub_channel = self._Channel(self._shell), self._Channel(self._iopub)
+
+    class _Channel:
+        def __init__(self, get):
+            self.get_msg = get
+
+    def kernel_info(self):
+        self.requests += 1
+
+    async def _shell(self, timeout=None):
+        if self.dies_after is not None and self.requests > self.dies_after:
+            await asyncio.sleep(timeout)
+            raise Empty
+        return {"msg_type": "kernel_info_reply"}
+
+    async def _iopub(self, timeout=None):
+        if self.requests < self.connect_after:
+            await asyncio.sleep(timeout)
+            raise Empty
+        return {"msg_type": "status"}
+
+    async def is_alive(self):
+        return self.dies_after is None or self.requests <= self.dies_after
+
+
+def test_a_new_kernel_is_ready_as_soon_as_it_answers_on_both_channels_with_no_idle_wait_after():
+    from helpers.instructor.preprocessors import wait_until_ready
+
+    kernel = FakeKernel()
+    _, seconds = _timed(wait_until_ready(kernel, timeout=10))
+    assert kernel.requests == 1 and seconds < 0.1  # jupyter_client's wait_for_ready idles 0.2 s more here
+    kernel = FakeKernel(connect_after=3)  # IOPub connects late: kernel_info is asked again until it delivers
+    _, seconds = _timed(wait_until_ready(kernel, timeout=10))
+    assert kernel.requests == 3 and 0.4 <= seconds < 1
+
+
+def test_a_kernel_that_dies_before_answering_is_reported():
+    from helpers.instructor.preprocessors import wait_until_ready
+
+    with pytest.raises(RuntimeError, match="died before replying"):
+        asyncio.run(wait_until_ready(FakeKernel(connect_after=99, dies_after=1), timeout=10))
