@@ -67,7 +67,7 @@ def synthetic_class(course: Course, assignment: str, students: int, kinds: tuple
     for i in range(students):
         kind = kinds[i % len(kinds)]
         if kind == "partial" and mutants:
-            m = mutants[(i // 6) % len(mutants)]
+            m = mutants[(i // len(kinds)) % len(mutants)]
             nb = filled_release(release_nb, {**answers, m.cell: m.apply(answers[m.cell])})
         elif kind == "broken":
             nb = release_nb
