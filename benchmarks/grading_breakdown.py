@@ -126,7 +126,7 @@ def main() -> None:
           "| one submission in its worker | worker start (once) |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['assignment']} | {r['graded_compute_s']} s | {r['kernel_start_stop_s']} s | {r['pipeline_rest_s']} s "
+        print(f"| `{r['assignment']}` | {r['graded_compute_s']} s | {r['kernel_start_stop_s']} s | {r['pipeline_rest_s']} s "
               f"| {r['submission_in_worker_s']} s | {r['worker_start_s']} s |")
     total = {k: round(sum(r[k] for r in rows), 2) for k in ("graded_compute_s", "kernel_start_stop_s",
                                                             "pipeline_rest_s", "submission_in_worker_s")}
