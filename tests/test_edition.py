@@ -428,7 +428,7 @@ def test_the_stand_ins_of_02_and_04_are_refused_by_their_exercises_self_checks(m
 
 # A notebook answer that reads what only the edition has: each stand-in's way of reading it, written in the notebook
 _READERS = """
-import os, sys, textwrap, torch
+import os, sys, torch
 import helpers
 from helpers.checks import conv2d, signals
 from helpers.checks.core import CheckFailure

@@ -37,8 +37,13 @@ class _Withheld:
     def __getitem__(self, key):
         if not _called_from_the_students_code():  # a stand-in of the course (refused as a course version)
             return self.stored[key]
-        self.reads.append(_READS_STORED.format(name=self.name, what=f"the self-check's expected {key!r}"))
-        raise CheckFailure(self.reads[-1])
+        _refuse(self.reads, self.name, f"the self-check's expected {key!r}")
+
+
+def _refuse(reads: list[str], name: str, what: str):
+    """Note in ``reads`` that the student's code read ``what`` (a stored value), and fail."""
+    reads.append(_READS_STORED.format(name=name, what=what))
+    raise CheckFailure(reads[-1])
 
 
 def _called_from_the_students_code() -> bool:
@@ -63,8 +68,7 @@ def _nothing_stored_readable(exercise: Exercise, reads: list[str]):
     def guarded_load(f, *args, **kwargs):
         path = os.path.realpath(f) if isinstance(f, (str, os.PathLike)) else ""
         if (path == _STORED_OUTPUTS or path.startswith(_EXPECTED_DIR + os.sep)) and _called_from_the_students_code():
-            reads.append(_READS_STORED.format(name=exercise.name, what=os.path.basename(path)))
-            raise CheckFailure(reads[-1])
+            _refuse(reads, exercise.name, os.path.basename(path))
         return load(f, *args, **kwargs)
 
     exercise.stored = _Withheld(exercise.name, saved, reads)
